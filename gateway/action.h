@@ -1,0 +1,56 @@
+/* gateway/action.h - what the core asks the daemon to do (tagged union), and its text form.
+ *
+ * prl_core_handle() appends (transfer full) PrlAction* to a GPtrArray made by
+ * prl_action_array_new(), which frees them. The daemon executes them in order, after the
+ * core has returned. prl_action_to_text() gives the canonical one-line form that
+ * test-vectors/ files compare against (format: test-vectors/README.md).
+ */
+#pragma once
+
+#include "gateway/message.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  PRL_ACTION_SIP_RESPOND,    /* answer a received MESSAGE: .respond */
+  PRL_ACTION_SIP_SEND,       /* send one MESSAGE (one part): .sip; answer comes as SIP_RESPONSE */
+  PRL_ACTION_XMPP_SEND,      /* send one <message/>: .xmpp */
+  PRL_ACTION_TIMER,          /* start a one-shot timer: .timer; fires as PRL_EVENT_TIMER */
+  PRL_ACTION_COUNT,          /* bump the named counter (stats, metrics): .counter */
+} PrlActionKind;
+
+typedef struct {
+  guint64 txn;               /* PrlSipMessage.txn of the received request */
+  guint status;
+  char *reason;              /* reason phrase (never NULL) */
+  guint retry_after_s;       /* Retry-After header when > 0 */
+  char *accept;              /* Accept header (415), or NULL */
+  char *contact;             /* Contact header (3xx), or NULL */
+} PrlSipRespond;
+
+typedef struct {
+  guint64 id;
+  guint ms;
+} PrlTimer;
+
+typedef struct {
+  PrlActionKind kind;
+  union {
+    PrlSipRespond respond;
+    PrlSipMessage *sip;      /* owned */
+    PrlXmppMessage *xmpp;    /* owned */
+    PrlTimer timer;
+    const char *counter;     /* static string, e.g. "sip_in_relayed" */
+  };
+} PrlAction;
+
+PrlAction *prl_action_new (PrlActionKind kind);
+void prl_action_free (PrlAction *action);
+GPtrArray *prl_action_array_new (void);
+/* (transfer full) one line, no trailing newline */
+char *prl_action_to_text (const PrlAction *action);
+/* (transfer full) every action's text, each followed by '\n'; "" for none */
+char *prl_actions_to_text (GPtrArray *actions);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrlAction, prl_action_free)
+
+G_END_DECLS

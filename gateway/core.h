@@ -1,0 +1,64 @@
+/* gateway/core.h - the pure translation core: events in, actions out.
+ *
+ * No sockets, no clock, no library handles: the core links GLib only, so everything it does
+ * is reproducible from test-vectors/. The daemon (gateway/daemon/) is the only caller.
+ * Rules: mapping-docs/addressing.md, errors.md, page-mode.md.
+ */
+#pragma once
+
+#include "gateway/event.h"
+#include "gateway/action.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  PRL_ADDR_DIRECT,           /* same user@domain on both sides (RFC 7247 federation) */
+  PRL_ADDR_ESCAPED,          /* SIP users as XEP-0106-escaped JIDs under a gateway domain */
+} PrlAddrMode;
+
+typedef struct {
+  char *xmpp_domain;         /* the component domain that serves this rule */
+  PrlAddrMode mode;
+  char *sip_domain;          /* direct: equal to xmpp_domain; escaped: the SIP domain routed to
+                                Parley under which XMPP users appear (user%40host@sip_domain) */
+} PrlDomainRule;
+
+typedef struct {
+  GPtrArray *domains;        /* PrlDomainRule*, owned; at least one */
+  char **xmpp_domains;       /* direct mode: XMPP domains SIP users may reach; NULL = any */
+  char **sip_domains;        /* escaped mode: SIP domains XMPP users may reach; NULL = any */
+  char *id_prefix;           /* prefix of ids the core makes (XMPP ids, Call-IDs) */
+  gsize max_message_bytes;   /* bodies above this are refused (413 / policy-violation) */
+  gsize udp_request_limit;   /* no UDP request above this (whole request, RFC 3261 §18.1.1) */
+  gsize sip_header_reserve;  /* bytes the SIP stack adds that the core cannot see (Via, tags…) */
+  gboolean outbound_udp;     /* the SIP next hop is reached over UDP */
+  gboolean chunk_over_tcp;   /* split also when the next hop is TCP */
+  char *part_marker;         /* printf format with two %u (part, parts), e.g. "[%u/%u] " */
+  guint bounce_window_ms;    /* SIP->XMPP: wait this long for an XMPP error before 202 */
+  guint retry_after_s;       /* Retry-After on 503 while the XMPP link is down */
+  guint max_pending;         /* bound on SIP->XMPP transactions in their bounce window */
+  guint max_queued;          /* bound on XMPP->SIP messages waiting for their destination */
+  guint sip_window;          /* outstanding MESSAGEs per destination (RFC 3428: 1) */
+} PrlCoreConfig;
+
+/* Fills @config with the documented defaults (examples/parley.conf) and no domains. */
+void prl_core_config_init (PrlCoreConfig *config);
+void prl_core_config_clear (PrlCoreConfig *config);
+void prl_core_config_add_domain (PrlCoreConfig *config, const char *xmpp_domain, PrlAddrMode mode,
+                                 const char *sip_domain);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (PrlCoreConfig, prl_core_config_clear)
+
+typedef struct _PrlCore PrlCore;
+
+/* @config is copied. */
+PrlCore *prl_core_new (const PrlCoreConfig *config);
+void prl_core_free (PrlCore *core);
+/* Feeds one event; appends (transfer full) PrlAction* to @out. @event is borrowed for the call
+ * only. Cannot fail: bad input yields reply actions (SIP 4xx, XMPP <error/>) and a counter. */
+void prl_core_handle (PrlCore *core, const PrlEvent *event, GPtrArray *out);
+/* Number of SIP transactions waiting and XMPP->SIP messages queued (for status). */
+guint prl_core_pending (PrlCore *core);
+guint prl_core_queued (PrlCore *core);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrlCore, prl_core_free)
+
+G_END_DECLS

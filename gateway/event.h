@@ -1,0 +1,42 @@
+/* gateway/event.h - what happens to the gateway, as the core sees it (tagged union).
+ *
+ * The daemon's adapters fill a PrlEvent from the wire and hand it to prl_core_handle(),
+ * which borrows it for the call only. Time comes in as a value (now_us), so the core never
+ * reads a clock.
+ */
+#pragma once
+
+#include "gateway/message.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  PRL_EVENT_SIP_MESSAGE,     /* .sip: a MESSAGE request arrived; .sip.txn names the transaction */
+  PRL_EVENT_SIP_RESPONSE,    /* .response: final response to a request the core sent */
+  PRL_EVENT_XMPP_MESSAGE,    /* .xmpp: a <message/> arrived over the component link */
+  PRL_EVENT_XMPP_LINK,       /* .link_up: the component link is authenticated (TRUE) or lost */
+  PRL_EVENT_TIMER,           /* .timer_id: a timer the core started (PRL_ACTION_TIMER) fired */
+  PRL_EVENT_TICK,            /* 1 s housekeeping */
+} PrlEventKind;
+
+typedef struct {
+  guint64 request;           /* PrlSipMessage.txn of the sent request */
+  guint status;              /* final status (>= 200); 408 for a local transaction timeout */
+  char *reason;              /* reason phrase, or NULL */
+} PrlSipResponse;
+
+typedef struct {
+  PrlEventKind kind;
+  gint64 now_us;             /* wall clock in the daemon, fixed in tests */
+  union {
+    PrlSipMessage *sip;      /* borrowed */
+    PrlSipResponse response;
+    PrlXmppMessage *xmpp;    /* borrowed */
+    gboolean link_up;
+    guint64 timer_id;
+  };
+} PrlEvent;
+
+const char *prl_event_kind_to_string (PrlEventKind kind);
+
+G_END_DECLS

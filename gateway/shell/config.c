@@ -1,0 +1,452 @@
+/* gateway/shell/config.c - parley.conf: schema, defaults, validation.
+ *
+ * DESIGN: one table (`schema`) lists every key with its type, default and bounds; loading walks
+ * the table, so a key cannot be read without being documented and checked. Problems are
+ * collected, not returned at the first one: --check-config prints them all. GKeyFile does not
+ * keep line numbers, so a small scan of the raw text (`index_lines`) records where each
+ * group/key was written. Unknown groups and keys are errors (a typo must not silently fall
+ * back to a default).
+ *
+ * Ownership: PrlConfig owns everything; the sub-structs are handed to the core and the adapters,
+ * which copy what they keep.
+ */
+#include "gateway/shell/config.h"
+
+#include <string.h>
+
+#include "parley-version.h"
+
+G_DEFINE_QUARK (prl-config-error-quark, prl_config_error)
+
+typedef enum { T_STRING, T_UINT, T_BOOL, T_LIST, T_ENUM } KeyType;
+
+typedef struct {
+  const char *group;
+  const char *key;
+  KeyType type;
+  const char *def;           /* default, as text; NULL = required */
+  guint64 min, max;          /* T_UINT bounds */
+  const char *choices;       /* T_ENUM / T_LIST items, ';'-separated; NULL = free */
+} KeySpec;
+
+/* Every key of parley.conf. Keep examples/parley.conf in step (a unit test compares them). */
+static const KeySpec schema[] = {
+  { "daemon", "debug_domains", T_LIST, "", 0, 0, NULL },
+
+  { "xmpp", "host", T_STRING, "127.0.0.1", 0, 0, NULL },
+  { "xmpp", "port", T_UINT, "5347", 1, 65535, NULL },
+  { "xmpp", "component", T_STRING, NULL, 0, 0, NULL },
+  { "xmpp", "secret", T_STRING, NULL, 0, 0, NULL },
+  { "xmpp", "reconnect_min_ms", T_UINT, "500", 10, 600000, NULL },
+  { "xmpp", "reconnect_max_ms", T_UINT, "30000", 10, 3600000, NULL },
+  { "xmpp", "disco_name", T_STRING, "Parley SIP gateway", 0, 0, NULL },
+  { "xmpp", "domains", T_LIST, "", 0, 0, NULL },
+
+  { "sip", "bind", T_STRING, "127.0.0.1", 0, 0, NULL },
+  { "sip", "port", T_UINT, "5060", 0, 65535, NULL },
+  { "sip", "transports", T_LIST, "udp;tcp", 0, 0, "udp;tcp" },
+  { "sip", "outbound_proxy", T_STRING, "", 0, 0, NULL },
+  { "sip", "user_agent", T_STRING, "Parley/" PRL_VERSION, 0, 0, NULL },
+  { "sip", "udp_retention_ms", T_UINT, "2000", 0, 32000, NULL },
+  { "sip", "dedupe_size", T_UINT, "65536", 16, 16777216, NULL },
+  { "sip", "domains", T_LIST, "", 0, 0, NULL },
+
+  { "mapping", "mode", T_ENUM, "direct", 0, 0, "direct;escaped" },
+  { "mapping", "sip_domain", T_STRING, "", 0, 0, NULL },
+
+  { "core", "max_message_bytes", T_UINT, "131072", 1, 16777216, NULL },
+  { "core", "udp_request_limit", T_UINT, "1300", 600, 65000, NULL },
+  { "core", "sip_header_reserve", T_UINT, "400", 0, 4096, NULL },
+  { "core", "chunk_over_tcp", T_BOOL, "false", 0, 0, NULL },
+  { "core", "part_marker", T_STRING, "[%u/%u] ", 0, 0, NULL },
+  { "core", "bounce_window_ms", T_UINT, "200", 0, 10000, NULL },
+  { "core", "retry_after_s", T_UINT, "5", 1, 3600, NULL },
+  { "core", "max_pending", T_UINT, "10000", 1, 10000000, NULL },
+  { "core", "max_queued", T_UINT, "10000", 1, 10000000, NULL },
+  { "core", "sip_window", T_UINT, "1", 1, 1024, NULL },
+};
+
+typedef struct {
+  const char *name;
+  GKeyFile *kf;
+  GHashTable *lines;         /* "group\nkey" or "group" -> line number */
+  GString *problems;
+  guint n_problems;
+} Loader;
+
+static void
+index_lines (Loader *l, const char *data)
+{
+  g_auto (GStrv) lines = g_strsplit (data, "\n", -1);
+  g_autofree char *group = NULL;
+  for (guint i = 0; lines[i] != NULL; i++) {
+    g_autofree char *line = g_strstrip (g_strdup (lines[i]));
+    if (line[0] == '\0' || line[0] == '#' || line[0] == ';')
+      continue;
+    if (line[0] == '[') {
+      char *end = strchr (line, ']');
+      g_free (group);
+      group = g_strndup (line + 1, end ? (gsize) (end - line - 1) : strlen (line + 1));
+      g_hash_table_insert (l->lines, g_strdup (group), GUINT_TO_POINTER (i + 1));
+      continue;
+    }
+    char *eq = strchr (line, '=');
+    if (group == NULL || eq == NULL)
+      continue;
+    *eq = '\0';
+    g_hash_table_insert (l->lines, g_strdup_printf ("%s\n%s", group, g_strstrip (line)),
+                         GUINT_TO_POINTER (i + 1));
+  }
+}
+
+G_GNUC_PRINTF (4, 5)
+static void
+problem (Loader *l, const char *group, const char *key, const char *fmt, ...)
+{
+  g_autofree char *where = key ? g_strdup_printf ("%s\n%s", group, key) : g_strdup (group);
+  guint line = GPOINTER_TO_UINT (g_hash_table_lookup (l->lines, where));
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *text = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  if (l->problems->len > 0)
+    g_string_append_c (l->problems, '\n');
+  if (line > 0)
+    g_string_append_printf (l->problems, "%s:%u: ", l->name, line);
+  else
+    g_string_append_printf (l->problems, "%s: ", l->name);
+  if (key)
+    g_string_append_printf (l->problems, "[%s] %s: %s", group, key, text);
+  else
+    g_string_append_printf (l->problems, "[%s]: %s", group, text);
+  l->n_problems++;
+}
+
+static const KeySpec *
+find_spec (const char *group, const char *key)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (schema); i++)
+    if (strcmp (schema[i].group, group) == 0 && (key == NULL || strcmp (schema[i].key, key) == 0))
+      return &schema[i];
+  return NULL;
+}
+
+static void
+check_unknown (Loader *l)
+{
+  g_auto (GStrv) groups = g_key_file_get_groups (l->kf, NULL);
+  for (guint i = 0; groups[i]; i++) {
+    if (find_spec (groups[i], NULL) == NULL) {
+      problem (l, groups[i], NULL, "unknown group");
+      continue;
+    }
+    g_auto (GStrv) keys = g_key_file_get_keys (l->kf, groups[i], NULL, NULL);
+    for (guint k = 0; keys && keys[k]; k++)
+      if (find_spec (groups[i], keys[k]) == NULL)
+        problem (l, groups[i], keys[k], "unknown key");
+  }
+}
+
+/* The value as written, or the default; NULL if required and missing (reported). */
+static char *
+raw_value (Loader *l, const KeySpec *s)
+{
+  if (g_key_file_has_key (l->kf, s->group, s->key, NULL)) {
+    g_autoptr (GError) error = NULL;
+    char *v = g_key_file_get_string (l->kf, s->group, s->key, &error);
+    if (v == NULL)
+      problem (l, s->group, s->key, "%s", error->message);
+    return v;
+  }
+  if (s->def == NULL) {
+    problem (l, s->group, s->key, "required key is missing");
+    return NULL;
+  }
+  return g_strdup (s->def);
+}
+
+static gboolean
+has_control (const char *s)
+{
+  for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+    if (*p < 0x20 || *p == 0x7f)
+      return TRUE;
+  return FALSE;
+}
+
+static char *
+get_string (Loader *l, const char *group, const char *key)
+{
+  const KeySpec *s = find_spec (group, key);
+  g_assert (s && (s->type == T_STRING || s->type == T_ENUM));
+  char *v = raw_value (l, s);
+  if (v == NULL)
+    return NULL;
+  if (!g_utf8_validate (v, -1, NULL) || has_control (v)) {
+    problem (l, group, key, "contains control characters or invalid UTF-8");
+    g_free (v);
+    return NULL;
+  }
+  if (s->type == T_ENUM) {
+    g_auto (GStrv) choices = g_strsplit (s->choices, ";", -1);
+    if (!g_strv_contains ((const char *const *) choices, v)) {
+      problem (l, group, key, "'%s' is not one of: %s", v, s->choices);
+      g_free (v);
+      return NULL;
+    }
+  }
+  return v;
+}
+
+static guint
+get_uint (Loader *l, const char *group, const char *key)
+{
+  const KeySpec *s = find_spec (group, key);
+  g_assert (s && s->type == T_UINT);
+  g_autofree char *v = raw_value (l, s);
+  guint64 n = 0;
+  g_autoptr (GError) error = NULL;
+  if (v == NULL)
+    return 0;
+  g_strstrip (v);
+  if (!g_ascii_string_to_unsigned (v, 10, s->min, s->max, &n, &error)) {
+    problem (l, group, key, "'%s' is not a whole number from %" G_GUINT64_FORMAT " to %"
+             G_GUINT64_FORMAT, v, s->min, s->max);
+    return (guint) g_ascii_strtoull (s->def, NULL, 10);
+  }
+  return (guint) n;
+}
+
+static gboolean
+get_bool (Loader *l, const char *group, const char *key)
+{
+  const KeySpec *s = find_spec (group, key);
+  g_assert (s && s->type == T_BOOL);
+  g_autofree char *v = raw_value (l, s);
+  if (v == NULL)
+    return FALSE;
+  g_strstrip (v);
+  if (g_ascii_strcasecmp (v, "true") == 0 || strcmp (v, "1") == 0)
+    return TRUE;
+  if (g_ascii_strcasecmp (v, "false") == 0 || strcmp (v, "0") == 0)
+    return FALSE;
+  problem (l, group, key, "'%s' is not true or false", v);
+  return FALSE;
+}
+
+/* ';'-separated list; empty items dropped; NULL when empty. */
+static char **
+get_list (Loader *l, const char *group, const char *key)
+{
+  const KeySpec *s = find_spec (group, key);
+  g_assert (s && s->type == T_LIST);
+  g_autofree char *v = raw_value (l, s);
+  if (v == NULL)
+    return NULL;
+  g_auto (GStrv) items = g_strsplit (v, ";", -1);
+  g_auto (GStrv) choices = s->choices ? g_strsplit (s->choices, ";", -1) : NULL;
+  g_autoptr (GStrvBuilder) out = g_strv_builder_new ();
+  guint n = 0;
+  for (guint i = 0; items[i]; i++) {
+    char *item = g_strstrip (items[i]);
+    if (item[0] == '\0')
+      continue;
+    if (has_control (item) || !g_utf8_validate (item, -1, NULL)) {
+      problem (l, group, key, "item %u contains control characters", i + 1);
+      continue;
+    }
+    if (choices && !g_strv_contains ((const char *const *) choices, item)) {
+      problem (l, group, key, "'%s' is not one of: %s", item, s->choices);
+      continue;
+    }
+    g_strv_builder_add (out, item);
+    n++;
+  }
+  return n > 0 ? g_strv_builder_end (out) : NULL;
+}
+
+/* A DNS name as used for XMPP and SIP domains: labels of [A-Za-z0-9-], dots between. */
+static gboolean
+valid_domain (const char *d)
+{
+  gsize len = d ? strlen (d) : 0;
+  if (len == 0 || len > 253 || d[0] == '.' || d[len - 1] == '.')
+    return FALSE;
+  for (const char *p = d; *p; p++)
+    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '.')
+      return FALSE;
+  return strstr (d, "..") == NULL;
+}
+
+/* The part marker is a printf format: exactly two %u and no other conversion. */
+static gboolean
+valid_marker (const char *m)
+{
+  guint n = 0;
+  for (const char *p = m; *p; p++) {
+    if (*p != '%')
+      continue;
+    if (p[1] == 'u')
+      n++;
+    else if (p[1] != '%')
+      return FALSE;
+    p++;
+  }
+  return n == 2 && strlen (m) <= 32;
+}
+
+static void
+load_xmpp (Loader *l, PrlConfig *c)
+{
+  PrlXmppLinkConfig *x = &c->xmpp;
+  x->host = get_string (l, "xmpp", "host");
+  if (x->host && !g_hostname_is_ip_address (x->host))
+    problem (l, "xmpp", "host", "'%s' must be a literal IP address (name lookups would block)",
+             x->host);
+  x->port = get_uint (l, "xmpp", "port");
+  x->component = get_string (l, "xmpp", "component");
+  if (x->component && !valid_domain (x->component))
+    problem (l, "xmpp", "component", "'%s' is not a valid domain name", x->component);
+  x->secret = get_string (l, "xmpp", "secret");
+  if (x->secret && x->secret[0] == '\0')
+    problem (l, "xmpp", "secret", "must not be empty");
+  x->reconnect_min_ms = get_uint (l, "xmpp", "reconnect_min_ms");
+  x->reconnect_max_ms = get_uint (l, "xmpp", "reconnect_max_ms");
+  if (x->reconnect_max_ms < x->reconnect_min_ms)
+    problem (l, "xmpp", "reconnect_max_ms", "is below reconnect_min_ms");
+  x->disco_name = get_string (l, "xmpp", "disco_name");
+  c->core.xmpp_domains = get_list (l, "xmpp", "domains");
+  for (guint i = 0; c->core.xmpp_domains && c->core.xmpp_domains[i]; i++)
+    if (!valid_domain (c->core.xmpp_domains[i]))
+      problem (l, "xmpp", "domains", "'%s' is not a valid domain name", c->core.xmpp_domains[i]);
+}
+
+static void
+load_sip (Loader *l, PrlConfig *c)
+{
+  PrlSipAgentConfig *s = &c->sip;
+  s->bind_address = get_string (l, "sip", "bind");
+  if (s->bind_address && !g_hostname_is_ip_address (s->bind_address))
+    problem (l, "sip", "bind", "'%s' must be a literal IP address", s->bind_address);
+  s->port = get_uint (l, "sip", "port");
+  g_auto (GStrv) transports = get_list (l, "sip", "transports");
+  s->udp = transports && g_strv_contains ((const char *const *) transports, "udp");
+  s->tcp = transports && g_strv_contains ((const char *const *) transports, "tcp");
+  if (!s->udp && !s->tcp)
+    problem (l, "sip", "transports", "at least one of udp, tcp is needed");
+  s->outbound_proxy = get_string (l, "sip", "outbound_proxy");
+  if (s->outbound_proxy && s->outbound_proxy[0] == '\0')
+    g_clear_pointer (&s->outbound_proxy, g_free);
+  if (s->outbound_proxy && !g_str_has_prefix (s->outbound_proxy, "sip:"))
+    problem (l, "sip", "outbound_proxy", "'%s' is not a sip: URI", s->outbound_proxy);
+  s->user_agent = get_string (l, "sip", "user_agent");
+  s->udp_retention_ms = get_uint (l, "sip", "udp_retention_ms");
+  s->dedupe_size = get_uint (l, "sip", "dedupe_size");
+  c->core.sip_domains = get_list (l, "sip", "domains");
+  for (guint i = 0; c->core.sip_domains && c->core.sip_domains[i]; i++)
+    if (!valid_domain (c->core.sip_domains[i]))
+      problem (l, "sip", "domains", "'%s' is not a valid domain name", c->core.sip_domains[i]);
+  /* Chunking applies when what we send travels over UDP: the proxy's transport decides. */
+  gboolean proxy_tcp = s->outbound_proxy && strstr (s->outbound_proxy, "transport=tcp") != NULL;
+  c->core.outbound_udp = s->udp && !proxy_tcp;
+}
+
+static void
+load_core (Loader *l, PrlConfig *c)
+{
+  PrlCoreConfig *k = &c->core;
+  k->max_message_bytes = get_uint (l, "core", "max_message_bytes");
+  k->udp_request_limit = get_uint (l, "core", "udp_request_limit");
+  k->sip_header_reserve = get_uint (l, "core", "sip_header_reserve");
+  if (k->sip_header_reserve + 200 > k->udp_request_limit)
+    problem (l, "core", "sip_header_reserve", "leaves less than 200 bytes of udp_request_limit");
+  k->chunk_over_tcp = get_bool (l, "core", "chunk_over_tcp");
+  char *marker = get_string (l, "core", "part_marker");
+  if (marker && !valid_marker (marker))
+    problem (l, "core", "part_marker", "needs exactly two %%u (part, parts), no other %% "
+             "conversion, at most 32 bytes");
+  if (marker) {
+    g_free (k->part_marker);
+    k->part_marker = marker;
+  }
+  k->bounce_window_ms = get_uint (l, "core", "bounce_window_ms");
+  k->retry_after_s = get_uint (l, "core", "retry_after_s");
+  k->max_pending = get_uint (l, "core", "max_pending");
+  k->max_queued = get_uint (l, "core", "max_queued");
+  k->sip_window = get_uint (l, "core", "sip_window");
+
+  g_autofree char *mode = get_string (l, "mapping", "mode");
+  g_autofree char *sip_domain = get_string (l, "mapping", "sip_domain");
+  const char *component = c->xmpp.component;
+  if (mode == NULL || component == NULL || !valid_domain (component))
+    return;
+  if (strcmp (mode, "escaped") == 0) {
+    if (sip_domain == NULL || !valid_domain (sip_domain)) {
+      problem (l, "mapping", "sip_domain", "escaped mode needs the SIP domain routed to Parley");
+      return;
+    }
+    prl_core_config_add_domain (k, component, PRL_ADDR_ESCAPED, sip_domain);
+  } else {
+    if (sip_domain && sip_domain[0] != '\0')
+      problem (l, "mapping", "sip_domain", "only used in escaped mode (direct mode uses the "
+               "component domain)");
+    prl_core_config_add_domain (k, component, PRL_ADDR_DIRECT, component);
+  }
+}
+
+PrlConfig *
+prl_config_load_data (const char *name, const char *data, GError **error)
+{
+  g_return_val_if_fail (name != NULL && data != NULL, NULL);
+  g_autoptr (PrlConfig) c = g_new0 (PrlConfig, 1);
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
+  g_autoptr (GError) parse_error = NULL;
+  g_autoptr (GHashTable) lines = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GString) problems = g_string_new (NULL);
+  Loader l = { name, kf, lines, problems, 0 };
+
+  c->path = g_strdup (name);
+  prl_core_config_init (&c->core);
+  g_key_file_set_list_separator (kf, ';');
+  if (!g_key_file_load_from_data (kf, data, (gsize) -1, G_KEY_FILE_NONE, &parse_error)) {
+    g_set_error (error, PRL_CONFIG_ERROR, PRL_CONFIG_ERROR_READ, "%s: %s", name,
+                 parse_error->message);
+    return NULL;
+  }
+  index_lines (&l, data);
+  check_unknown (&l);
+  c->debug_domains = get_list (&l, "daemon", "debug_domains");
+  load_xmpp (&l, c);
+  load_sip (&l, c);
+  load_core (&l, c);
+  if (l.n_problems > 0) {
+    g_set_error_literal (error, PRL_CONFIG_ERROR, PRL_CONFIG_ERROR_INVALID, problems->str);
+    return NULL;
+  }
+  return g_steal_pointer (&c);
+}
+
+PrlConfig *
+prl_config_load (const char *path, GError **error)
+{
+  g_autofree char *data = NULL;
+  g_autoptr (GError) read_error = NULL;
+  if (!g_file_get_contents (path, &data, NULL, &read_error)) {
+    g_set_error (error, PRL_CONFIG_ERROR, PRL_CONFIG_ERROR_READ, "%s", read_error->message);
+    return NULL;
+  }
+  return prl_config_load_data (path, data, error);
+}
+
+void
+prl_config_free (PrlConfig *config)
+{
+  if (config == NULL)
+    return;
+  g_free (config->path);
+  g_strfreev (config->debug_domains);
+  prl_core_config_clear (&config->core);
+  prl_xmpp_link_config_clear (&config->xmpp);
+  prl_sip_agent_config_clear (&config->sip);
+  g_free (config);
+}
