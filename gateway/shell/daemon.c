@@ -22,7 +22,7 @@ struct _PrlDaemon {
   GQueue deferred;           /* PrlEvent* produced while executing actions */
   gboolean dispatching;
   guint tick_id;
-  GCallback stop_done;
+  PrlDaemonDoneFunc stop_done;
   gpointer stop_data;
 };
 
@@ -200,14 +200,14 @@ static void
 on_sip_shutdown (gpointer user_data)
 {
   PrlDaemon *self = user_data;
-  GCallback done = self->stop_done;
+  PrlDaemonDoneFunc done = self->stop_done;
   self->stop_done = NULL;
   if (done)
-    ((void (*) (gpointer)) done) (self->stop_data);
+    done (self->stop_data);
 }
 
 void
-prl_daemon_stop (PrlDaemon *self, GCallback done, gpointer user_data)
+prl_daemon_stop (PrlDaemon *self, PrlDaemonDoneFunc done, gpointer user_data)
 {
   g_return_if_fail (self != NULL);
   self->stop_done = done;
@@ -215,7 +215,7 @@ prl_daemon_stop (PrlDaemon *self, GCallback done, gpointer user_data)
   g_clear_handle_id (&self->tick_id, g_source_remove);
   if (self->xmpp)
     prl_xmpp_link_stop (self->xmpp);
-  prl_sip_agent_shutdown (self->sip, G_CALLBACK (on_sip_shutdown), self);
+  prl_sip_agent_shutdown (self->sip, on_sip_shutdown, self);
 }
 
 static void

@@ -17,7 +17,8 @@ typedef struct _PrlDaemon PrlDaemon;
  * @error when a transport cannot be bound. */
 PrlDaemon *prl_daemon_new (PrlConfig *config, GError **error);
 /* Graceful stop: closes the XMPP stream, shuts SIP down, then calls @done(@user_data). */
-void prl_daemon_stop (PrlDaemon *daemon, GCallback done, gpointer user_data);
+typedef void (*PrlDaemonDoneFunc) (gpointer user_data);
+void prl_daemon_stop (PrlDaemon *daemon, PrlDaemonDoneFunc done, gpointer user_data);
 void prl_daemon_free (PrlDaemon *daemon);
 /* Logs every counter and the adapters' statistics (SIGUSR1). */
 void prl_daemon_dump_stats (PrlDaemon *daemon);

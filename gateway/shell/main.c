@@ -39,7 +39,7 @@ on_terminate (gpointer user_data)
   }
   app->stopping = TRUE;
   g_message ("shutting down");
-  prl_daemon_stop (app->daemon, G_CALLBACK (on_stopped), app);
+  prl_daemon_stop (app->daemon, on_stopped, app);
   return G_SOURCE_CONTINUE;
 }
 

@@ -1,0 +1,106 @@
+/* sip/sip.h - PrlSipAgent: the SIP user agent of the gateway (front door of sip/).
+ *
+ * One PrlSipAgent is one sofia-sip nua stack bound to one address on UDP and/or TCP,
+ * running on the default GMainContext (su_glib root, no extra thread: LIBRARIES.md §2).
+ * It receives SIP MESSAGE requests and hands them to the caller as PrlSipMessage (answered
+ * later by transaction id), and sends MESSAGE requests for the caller, reporting their
+ * final status by request id. No sofia type appears here: sip_t, msg_t and nua handles
+ * stay inside sip/ (STYLE.md §3.1 rule 2).
+ *
+ * Callbacks are never called re-entrantly from inside a prl_sip_agent_* call; they run
+ * from the main loop.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "gateway/action.h"
+#include "gateway/message.h"
+
+G_BEGIN_DECLS
+
+#define PRL_SIP_ERROR (prl_sip_error_quark ())
+GQuark prl_sip_error_quark (void);
+
+typedef enum {
+  PRL_SIP_ERROR_MALFORMED, /* a request or value we cannot accept (peer's fault) */
+  PRL_SIP_ERROR_INVALID,   /* a value we were asked to put on the wire is unsafe or unparsable */
+  PRL_SIP_ERROR_BIND,      /* the stack could not be created / bind its sockets */
+} PrlSipError;
+
+typedef struct _PrlSipAgent PrlSipAgent;
+
+typedef struct {
+  char *bind_address;     /* default "127.0.0.1" */
+  guint port;             /* default 5060; 0 = pick a free port (see prl_sip_agent_port) */
+  gboolean udp, tcp;      /* default both TRUE; at least one must be TRUE */
+  char *outbound_proxy;   /* e.g. "sip:127.0.0.1:5060" or "sip:proxy;transport=tcp"; every
+                             request we send goes there; NULL = route by Request-URI */
+  char *user_agent;       /* default "Parley/<version>" */
+  guint udp_retention_ms; /* NTATAG_SIP_T1X64 value, default 2000 (LIBRARIES.md trap 3);
+                             0 = sofia default (32 s) */
+  guint dedupe_size;      /* entries in the Call-ID+CSeq+From-tag dedupe cache, default 65536;
+                             0 disables deduplication */
+} PrlSipAgentConfig;
+
+/* Fills @c with the defaults above (strings owned by @c: free with prl_sip_agent_config_clear). */
+void prl_sip_agent_config_init (PrlSipAgentConfig *c);
+/* Frees the strings of @c and zeroes it; safe to call twice. */
+void prl_sip_agent_config_clear (PrlSipAgentConfig *c);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (PrlSipAgentConfig, prl_sip_agent_config_clear)
+
+typedef struct {
+  /* A MESSAGE arrived. @msg is borrowed for the call (copy what you keep); msg->txn names the
+   * server transaction, which must later be answered once with prl_sip_agent_respond(). */
+  void (*on_message) (PrlSipAgent *agent, const PrlSipMessage *msg, gpointer user_data);
+  /* Final response (>= 200) to prl_sip_agent_send(@request); a local timeout is 408, a
+   * transport failure 503, a refused value 500 "invalid header value". @reason is borrowed. */
+  void (*on_response) (PrlSipAgent *agent, guint64 request, guint status, const char *reason,
+                       gpointer user_data);
+} PrlSipAgentCallbacks;
+
+typedef struct {
+  guint64 rx_requests;      /* MESSAGE requests handed to on_message */
+  guint64 rx_malformed;     /* MESSAGE requests answered 400 by the agent itself */
+  guint64 rx_duplicates;    /* retransmissions caught by the dedupe cache */
+  guint64 rx_other;         /* non-MESSAGE requests (OPTIONS, ...), answered by the stack */
+  guint64 rx_responses;     /* final responses to our requests (before on_response) */
+  guint64 tx_requests;      /* MESSAGE requests handed to the stack */
+  guint64 tx_refused;       /* prl_sip_agent_send() calls refused before the wire */
+  guint64 tx_responses;     /* responses sent (by the core's order, dedupe and 400s) */
+  guint64 pending_txns;     /* received requests not answered yet (gauge) */
+  guint64 pending_requests; /* sent requests (chunk sequences) still open (gauge) */
+  guint64 dedupe_entries;   /* entries in the dedupe cache (gauge) */
+} PrlSipAgentStats;
+
+/* Creates the stack and binds the configured transports, on the default GMainContext.
+ * su_init() is done once inside. @config and @cb are copied.
+ * Returns (transfer full) the agent, or NULL with PRL_SIP_ERROR_BIND / _INVALID set. */
+PrlSipAgent *prl_sip_agent_new (const PrlSipAgentConfig *config, const PrlSipAgentCallbacks *cb,
+                                gpointer user_data, GError **error);
+/* The port bound (the chosen one when config->port was 0). */
+guint prl_sip_agent_port (PrlSipAgent *agent);
+/* Answers the received request @respond->txn. An unknown or already answered txn is
+ * ignored (g_debug). No Contact is sent on a 2xx (RFC 3428). */
+void prl_sip_agent_respond (PrlSipAgent *agent, const PrlSipRespond *respond);
+/* Sends one MESSAGE (@msg is borrowed; msg->txn is the caller's request id). Parts 2..n of
+ * one chunked message (same txn, part > 1) go on the same dialog-less handle: same Call-ID
+ * and From tag, next CSeq. The outcome always comes back through on_response. */
+void prl_sip_agent_send (PrlSipAgent *agent, const PrlSipMessage *msg);
+/* (transfer none) counters, valid until the agent is freed. */
+const PrlSipAgentStats *prl_sip_agent_stats (PrlSipAgent *agent);
+/* (transfer full) a{st} snapshot of the stats for status dumps. */
+GVariant *prl_sip_agent_describe (PrlSipAgent *agent);
+/* Called once when prl_sip_agent_shutdown() has finished. */
+typedef void (*PrlSipAgentDoneFunc) (gpointer user_data);
+
+/* Starts an orderly shutdown (nua_shutdown). Pending received requests are answered 503,
+ * pending sent requests reported 503 through on_response. @done(@user_data) is called from
+ * the main loop when finished, or after 3 s at the latest. Call once. */
+void prl_sip_agent_shutdown (PrlSipAgent *agent, PrlSipAgentDoneFunc done, gpointer user_data);
+/* Frees the agent. Without a finished shutdown first, it shuts down synchronously (up to 3 s
+ * of iterations of the default main context) and no callback is called. */
+void prl_sip_agent_free (PrlSipAgent *agent);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrlSipAgent, prl_sip_agent_free)
+
+G_END_DECLS
