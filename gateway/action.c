@@ -1,0 +1,188 @@
+/* gateway/action.c - PrlAction lifetime and its canonical text form.
+ *
+ * prl_action_to_text() is the contract between the core and test-vectors/: one line per
+ * action, fields in a fixed order, NULL/0 fields left out, strings quoted with the escapes of
+ * test-vectors/README.md ("Action lines"). Long bodies are summarised by length, head and
+ * tail so that a 64 KiB chunking vector stays readable.
+ * Ownership: an action owns its message (sip/xmpp) and its strings; counter names are static.
+ */
+#include "gateway/action.h"
+
+#include "gateway/quote.h"
+
+#include <string.h>
+
+#define BODY_FULL_MAX 256 /* longer bodies print as len/head/tail */
+#define BODY_EDGE 16      /* bytes of head and tail */
+
+PrlAction *
+prl_action_new (PrlActionKind kind)
+{
+  PrlAction *action = g_new0 (PrlAction, 1);
+  action->kind = kind;
+  return action;
+}
+
+void
+prl_action_free (PrlAction *action)
+{
+  if (action == NULL)
+    return;
+  switch (action->kind) {
+  case PRL_ACTION_SIP_RESPOND:
+    g_free (action->respond.reason);
+    g_free (action->respond.accept);
+    g_free (action->respond.contact);
+    break;
+  case PRL_ACTION_SIP_SEND:
+    prl_sip_message_free (action->sip);
+    break;
+  case PRL_ACTION_XMPP_SEND:
+    prl_xmpp_message_free (action->xmpp);
+    break;
+  case PRL_ACTION_TIMER:
+  case PRL_ACTION_COUNT:
+    break;
+  }
+  g_free (action);
+}
+
+GPtrArray *
+prl_action_array_new (void)
+{
+  return g_ptr_array_new_with_free_func ((GDestroyNotify)prl_action_free);
+}
+
+static void
+append_str (GString *out, const char *name, const char *value)
+{
+  if (value == NULL)
+    return;
+  g_string_append_printf (out, " %s=", name);
+  prl_quote_append (out, value, strlen (value));
+}
+
+static void
+append_body (GString *out, const char *body, gsize len)
+{
+  if (body == NULL)
+    return;
+  g_string_append (out, " body=");
+  if (len <= BODY_FULL_MAX) {
+    prl_quote_append (out, body, len);
+    return;
+  }
+  /* cut the head and the tail at character boundaries (never before a continuation byte) */
+  const guchar *p = (const guchar *)body;
+  gsize head = BODY_EDGE;
+  while (head > 0 && (p[head] & 0xc0) == 0x80)
+    head--;
+  gsize tail = len - BODY_EDGE;
+  while (tail < len && (p[tail] & 0xc0) == 0x80)
+    tail++;
+  g_string_append_printf (out, "len:%" G_GSIZE_FORMAT ",head:", len);
+  prl_quote_append (out, body, head);
+  g_string_append (out, ",tail:");
+  prl_quote_append (out, body + tail, len - tail);
+}
+
+static void
+respond_to_text (GString *out, const PrlSipRespond *r)
+{
+  g_string_append_printf (out, "sip.respond txn=%" G_GUINT64_FORMAT " status=%u", r->txn,
+                          r->status);
+  append_str (out, "reason", r->reason);
+  if (r->retry_after_s > 0)
+    g_string_append_printf (out, " retry-after=%u", r->retry_after_s);
+  append_str (out, "accept", r->accept);
+  append_str (out, "contact", r->contact);
+}
+
+static void
+sip_to_text (GString *out, const PrlSipMessage *m)
+{
+  g_string_append (out, "sip.send");
+  if (m == NULL)
+    return;
+  if (m->txn != 0)
+    g_string_append_printf (out, " request=%" G_GUINT64_FORMAT, m->txn);
+  if (m->parts != 0)
+    g_string_append_printf (out, " part=%u/%u", m->part, m->parts);
+  append_str (out, "ruri", m->request_uri);
+  append_str (out, "from", m->from);
+  append_str (out, "to", m->to);
+  append_str (out, "call-id", m->call_id);
+  if (m->cseq != 0)
+    g_string_append_printf (out, " cseq=%u", m->cseq);
+  append_str (out, "subject", m->subject);
+  append_str (out, "content-type", m->content_type);
+  append_str (out, "content-language", m->content_language);
+  append_str (out, "date", m->date);
+  if (m->size_estimate != 0)
+    g_string_append_printf (out, " size=%" G_GSIZE_FORMAT, m->size_estimate);
+  append_body (out, m->body, m->body_len);
+}
+
+static void
+xmpp_to_text (GString *out, const PrlXmppMessage *m)
+{
+  g_string_append (out, "xmpp.send");
+  if (m == NULL)
+    return;
+  append_str (out, "from", m->from);
+  append_str (out, "to", m->to);
+  append_str (out, "id", m->id);
+  if (m->type != NULL)
+    g_string_append_printf (out, " type=%s", m->type);
+  append_str (out, "lang", m->lang);
+  append_str (out, "subject", m->subject);
+  append_str (out, "thread", m->thread);
+  if (m->body != NULL)
+    append_body (out, m->body, strlen (m->body));
+  if (m->error_condition != NULL)
+    g_string_append_printf (out, " error=%s/%s", m->error_type != NULL ? m->error_type : "?",
+                            m->error_condition);
+  append_str (out, "error-text", m->error_text);
+  append_str (out, "error-detail", m->error_detail);
+}
+
+char *
+prl_action_to_text (const PrlAction *action)
+{
+  g_return_val_if_fail (action != NULL, NULL);
+
+  GString *out = g_string_new (NULL);
+  switch (action->kind) {
+  case PRL_ACTION_SIP_RESPOND:
+    respond_to_text (out, &action->respond);
+    break;
+  case PRL_ACTION_SIP_SEND:
+    sip_to_text (out, action->sip);
+    break;
+  case PRL_ACTION_XMPP_SEND:
+    xmpp_to_text (out, action->xmpp);
+    break;
+  case PRL_ACTION_TIMER:
+    g_string_append_printf (out, "timer id=%" G_GUINT64_FORMAT " ms=%u", action->timer.id,
+                            action->timer.ms);
+    break;
+  case PRL_ACTION_COUNT:
+    g_string_append_printf (out, "count %s", action->counter != NULL ? action->counter : "?");
+    break;
+  }
+  return g_string_free (out, FALSE);
+}
+
+char *
+prl_actions_to_text (GPtrArray *actions)
+{
+  g_return_val_if_fail (actions != NULL, NULL);
+
+  GString *out = g_string_new (NULL);
+  for (guint i = 0; i < actions->len; i++) {
+    g_autofree char *line = prl_action_to_text (g_ptr_array_index (actions, i));
+    g_string_append (out, line);
+    g_string_append_c (out, '\n');
+  }
+  return g_string_free (out, FALSE);
+}

@@ -1,0 +1,781 @@
+/* gateway/core.c - the pure translation core for page mode: events in, actions out.
+ *
+ * DESIGN. Two small state machines share one struct:
+ * - SIP -> XMPP: a MESSAGE is checked (link, SIPS, addresses, body), relayed as a <message/>,
+ *   and its server transaction waits in `pending` for bounce_window_ms: an XMPP error with the
+ *   same id in that window becomes the SIP final response, otherwise the timer answers 202.
+ *   Errors that arrive later are only counted (the SIP side has had its answer).
+ * - XMPP -> SIP: a <message/> is checked, mapped and planned into one or more parts
+ *   (message-map.c); each destination (request URI) has a FIFO with at most sip_window
+ *   messages in flight (RFC 3428: no overlapping MESSAGEs), and a message sends part n+1 only
+ *   after part n's 2xx. A failure of any part answers the XMPP sender and drops the rest.
+ * Time never comes from a clock: the daemon starts the timers the core asks for.
+ * Ownership: in-flight messages are owned by `requests`, waiting ones by their destination's
+ * queue, pending transactions by `pending_by_id` (`pending_by_timer` borrows them).
+ * Rules: mapping-docs/page-mode.md (the § numbers cited below), addressing.md, errors.md.
+ */
+#include "gateway/core.h"
+
+#include "gateway/addr-map.h"
+#include "gateway/error-map.h"
+#include "gateway/message-map.h"
+
+#include <string.h>
+
+#define DEFAULT_PART_MARKER "[%u/%u] "
+
+typedef struct {
+  guint64 seq; /* also the timer id */
+  guint64 txn;
+  char *xmpp_id;
+  char *to_jid; /* the recipient: only it may bounce the message */
+} Pending;
+
+typedef struct {
+  char *from_jid; /* the original stanza, for the error we may owe its sender */
+  char *to_jid;
+  char *id;
+  char *dest;          /* request URI: the queue key */
+  PrlSipMessage *tmpl; /* headers of every part, no body */
+  char *body;
+  gsize len;
+  GArray *cuts; /* message-map.c plan */
+  guint next;   /* next part to send, 1-based */
+} OutMsg;
+
+typedef struct {
+  GQueue waiting; /* OutMsg*, owned */
+  guint active;   /* messages in flight */
+} Dest;
+
+struct _PrlCore {
+  PrlCoreConfig config;
+  gboolean link_up;
+  guint64 next_seq;             /* XMPP ids, generated Call-IDs, timer ids */
+  guint64 next_request;         /* ids of the SIP requests we send */
+  GHashTable *pending_by_id;    /* char* xmpp id -> Pending*, owned */
+  GHashTable *pending_by_timer; /* guint64* seq -> Pending*, borrowed */
+  GHashTable *requests;         /* guint64* request id -> OutMsg*, owned */
+  GHashTable *dests;            /* char* request URI -> Dest*, owned */
+  guint queued;                 /* OutMsg waiting in all destination queues */
+};
+
+/* ---------------------------------------------------------------- configuration */
+
+static void
+domain_rule_free (PrlDomainRule *rule)
+{
+  if (rule == NULL)
+    return;
+  g_free (rule->xmpp_domain);
+  g_free (rule->sip_domain);
+  g_free (rule);
+}
+
+void
+prl_core_config_init (PrlCoreConfig *config)
+{
+  g_return_if_fail (config != NULL);
+  memset (config, 0, sizeof *config);
+  config->domains = g_ptr_array_new_with_free_func ((GDestroyNotify)domain_rule_free);
+  config->id_prefix = g_strdup ("prl");
+  config->max_message_bytes = 131072;
+  config->udp_request_limit = 1300;
+  config->sip_header_reserve = 400;
+  config->outbound_udp = TRUE;
+  config->chunk_over_tcp = FALSE;
+  config->part_marker = g_strdup (DEFAULT_PART_MARKER);
+  config->bounce_window_ms = 200;
+  config->retry_after_s = 5;
+  config->max_pending = 10000;
+  config->max_queued = 10000;
+  config->sip_window = 1;
+}
+
+void
+prl_core_config_clear (PrlCoreConfig *config)
+{
+  if (config == NULL)
+    return;
+  g_clear_pointer (&config->domains, g_ptr_array_unref);
+  g_clear_pointer (&config->xmpp_domains, g_strfreev);
+  g_clear_pointer (&config->sip_domains, g_strfreev);
+  g_clear_pointer (&config->id_prefix, g_free);
+  g_clear_pointer (&config->part_marker, g_free);
+}
+
+void
+prl_core_config_add_domain (PrlCoreConfig *config, const char *xmpp_domain, PrlAddrMode mode,
+                            const char *sip_domain)
+{
+  g_return_if_fail (config != NULL && xmpp_domain != NULL);
+  if (config->domains == NULL)
+    config->domains = g_ptr_array_new_with_free_func ((GDestroyNotify)domain_rule_free);
+  PrlDomainRule *rule = g_new0 (PrlDomainRule, 1);
+  rule->xmpp_domain = g_strdup (xmpp_domain);
+  rule->mode = mode;
+  rule->sip_domain = g_strdup (sip_domain != NULL ? sip_domain : xmpp_domain);
+  g_ptr_array_add (config->domains, rule);
+}
+
+static void
+config_copy (PrlCoreConfig *dst, const PrlCoreConfig *src)
+{
+  *dst = *src; /* scalars; every pointer is replaced below */
+  dst->domains = g_ptr_array_new_with_free_func ((GDestroyNotify)domain_rule_free);
+  for (guint i = 0; src->domains != NULL && i < src->domains->len; i++) {
+    const PrlDomainRule *r = g_ptr_array_index (src->domains, i);
+    prl_core_config_add_domain (dst, r->xmpp_domain, r->mode, r->sip_domain);
+  }
+  dst->xmpp_domains = g_strdupv (src->xmpp_domains);
+  dst->sip_domains = g_strdupv (src->sip_domains);
+  dst->id_prefix = g_strdup (src->id_prefix != NULL ? src->id_prefix : "prl");
+  dst->part_marker = g_strdup (src->part_marker != NULL ? src->part_marker : DEFAULT_PART_MARKER);
+  if (dst->sip_window == 0)
+    dst->sip_window = 1;
+}
+
+/* ---------------------------------------------------------------- lifetime */
+
+static void
+pending_free (Pending *p)
+{
+  if (p == NULL)
+    return;
+  g_free (p->xmpp_id);
+  g_free (p->to_jid);
+  g_free (p);
+}
+
+static void
+out_msg_free (OutMsg *m)
+{
+  if (m == NULL)
+    return;
+  g_free (m->from_jid);
+  g_free (m->to_jid);
+  g_free (m->id);
+  g_free (m->dest);
+  prl_sip_message_free (m->tmpl);
+  g_free (m->body);
+  g_clear_pointer (&m->cuts, g_array_unref);
+  g_free (m);
+}
+
+static void
+dest_free (Dest *d)
+{
+  if (d == NULL)
+    return;
+  g_queue_clear_full (&d->waiting, (GDestroyNotify)out_msg_free);
+  g_free (d);
+}
+
+PrlCore *
+prl_core_new (const PrlCoreConfig *config)
+{
+  g_return_val_if_fail (config != NULL, NULL);
+
+  PrlCore *self = g_new0 (PrlCore, 1);
+  config_copy (&self->config, config);
+  self->pending_by_id
+      = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)pending_free);
+  self->pending_by_timer = g_hash_table_new (g_int64_hash, g_int64_equal);
+  self->requests
+      = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, (GDestroyNotify)out_msg_free);
+  self->dests = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)dest_free);
+  return self;
+}
+
+void
+prl_core_free (PrlCore *self)
+{
+  if (self == NULL)
+    return;
+  g_clear_pointer (&self->pending_by_timer, g_hash_table_unref);
+  g_clear_pointer (&self->pending_by_id, g_hash_table_unref);
+  g_clear_pointer (&self->requests, g_hash_table_unref);
+  g_clear_pointer (&self->dests, g_hash_table_unref);
+  prl_core_config_clear (&self->config);
+  g_free (self);
+}
+
+guint
+prl_core_pending (PrlCore *self)
+{
+  g_return_val_if_fail (self != NULL, 0);
+  return g_hash_table_size (self->pending_by_id);
+}
+
+guint
+prl_core_queued (PrlCore *self)
+{
+  g_return_val_if_fail (self != NULL, 0);
+  return self->queued;
+}
+
+/* ---------------------------------------------------------------- action helpers */
+
+static void
+count (GPtrArray *out, const char *counter)
+{
+  PrlAction *a = prl_action_new (PRL_ACTION_COUNT);
+  a->counter = counter;
+  g_ptr_array_add (out, a);
+}
+
+static void
+respond (GPtrArray *out, guint64 txn, guint status, const char *reason, guint retry_after_s,
+         const char *accept, const char *contact)
+{
+  PrlAction *a = prl_action_new (PRL_ACTION_SIP_RESPOND);
+  a->respond.txn = txn;
+  a->respond.status = status;
+  a->respond.reason = g_strdup (reason);
+  a->respond.retry_after_s = retry_after_s;
+  a->respond.accept = g_strdup (accept);
+  a->respond.contact = g_strdup (contact);
+  g_ptr_array_add (out, a);
+}
+
+/* Rejects a received MESSAGE: one response and its counter. */
+static void
+reject_sip (GPtrArray *out, guint64 txn, guint status, const char *reason, guint retry_after_s,
+            const char *accept, const char *counter)
+{
+  respond (out, txn, status, reason, retry_after_s, accept, NULL);
+  count (out, counter);
+}
+
+/* An error stanza back to the sender of @from/@to/@id (RFC 6120 §8.3: swap, copy the id). */
+static void
+xmpp_error (GPtrArray *out, const char *orig_from, const char *orig_to, const char *orig_id,
+            const char *condition, const char *type, const char *text)
+{
+  PrlAction *a = prl_action_new (PRL_ACTION_XMPP_SEND);
+  PrlXmppMessage *m = prl_xmpp_message_new ();
+  m->from = g_strdup (orig_to);
+  m->to = g_strdup (orig_from);
+  m->id = g_strdup (orig_id);
+  m->type = g_strdup ("error");
+  m->error_type = g_strdup (type);
+  m->error_condition = g_strdup (condition);
+  m->error_text = g_strdup (text);
+  a->xmpp = m;
+  g_ptr_array_add (out, a);
+}
+
+static void
+reject_xmpp (GPtrArray *out, const PrlXmppMessage *m, const char *condition, const char *type,
+             const char *text, const char *counter)
+{
+  xmpp_error (out, m->from, m->to, m->id, condition, type, text);
+  count (out, counter);
+}
+
+static gboolean
+has_scheme (const char *uri, const char *scheme)
+{
+  gsize n = strlen (scheme);
+  return uri != NULL && g_ascii_strncasecmp (uri, scheme, n) == 0 && uri[n] == ':';
+}
+
+/* Bare JIDs equal (ASCII case-insensitively: servers have normalised the rest)? */
+static gboolean
+same_bare_jid (const char *a, const char *b)
+{
+  if (a == NULL || b == NULL)
+    return FALSE;
+  const char *sa = strchr (a, '/');
+  const char *sb = strchr (b, '/');
+  gsize la = sa != NULL ? (gsize)(sa - a) : strlen (a);
+  gsize lb = sb != NULL ? (gsize)(sb - b) : strlen (b);
+  return la == lb && g_ascii_strncasecmp (a, b, la) == 0;
+}
+
+/* ---------------------------------------------------------------- SIP -> XMPP */
+
+/* page-mode.md §3: body outcome -> response, reason, counter. */
+static void
+reject_body (GPtrArray *out, guint64 txn, PrlBodyStatus status)
+{
+  switch (status) {
+  case PRL_BODY_EMPTY:
+    reject_sip (out, txn, 400, "Empty body", 0, NULL, "sip_in_rejected_empty");
+    break;
+  case PRL_BODY_UNSUPPORTED:
+    reject_sip (out, txn, 415, "Unsupported Media Type", 0, PRL_MESSAGE_MAP_ACCEPT,
+                "sip_in_rejected_415");
+    break;
+  case PRL_BODY_UNKNOWN_CHARSET:
+    reject_sip (out, txn, 415, "Unsupported charset", 0, PRL_MESSAGE_MAP_ACCEPT,
+                "sip_in_rejected_415");
+    break;
+  case PRL_BODY_BAD_CPIM:
+    reject_sip (out, txn, 400, "Malformed message/cpim body", 0, NULL, "sip_in_rejected_cpim");
+    break;
+  case PRL_BODY_BAD_ENCODING:
+    reject_sip (out, txn, 400, "Body not valid in its charset", 0, NULL,
+                "sip_in_rejected_encoding");
+    break;
+  case PRL_BODY_ILLEGAL_CHAR:
+    reject_sip (out, txn, 400, "Body has characters XML forbids", 0, NULL, "sip_in_rejected_char");
+    break;
+  case PRL_BODY_TOO_BIG:
+    reject_sip (out, txn, 413, "Message too large", 0, NULL, "sip_in_rejected_413");
+    break;
+  case PRL_BODY_OK:
+    g_assert_not_reached ();
+  }
+}
+
+static gboolean
+text_is_xml_safe (const char *s)
+{
+  return s != NULL && prl_message_map_check_xml_text (s, strlen (s)) == PRL_BODY_OK;
+}
+
+static void
+on_sip_message (PrlCore *self, const PrlSipMessage *m, GPtrArray *out)
+{
+  const PrlCoreConfig *cfg = &self->config;
+
+  if (!self->link_up) { /* §1 */
+    reject_sip (out, m->txn, 503, "XMPP link down", cfg->retry_after_s, NULL,
+                "sip_in_rejected_link_down");
+    return;
+  }
+  if (has_scheme (m->request_uri, "sips") || has_scheme (m->to, "sips")) { /* §2 */
+    reject_sip (out, m->txn, 403, "SIPS not gatewayed", 0, NULL, "sip_in_rejected_sips");
+    return;
+  }
+  const char *target = m->request_uri != NULL ? m->request_uri : m->to;
+  if (m->from == NULL || target == NULL) {
+    reject_sip (out, m->txn, 400, "Missing From or To", 0, NULL, "sip_in_rejected_address");
+    return;
+  }
+  g_autofree char *from_jid = NULL;
+  g_autofree char *to_jid = NULL;
+  PrlAddrError aerr = { 0 };
+  if (!prl_addr_sip_to_xmpp (cfg, m->from, target, &from_jid, &to_jid, &aerr)) { /* §2 */
+    guint status = aerr.sip_status >= 400 && aerr.sip_status <= 699 ? aerr.sip_status : 400;
+    reject_sip (out, m->txn, status, aerr.text != NULL ? aerr.text : "Bad address", 0, NULL,
+                "sip_in_rejected_address");
+    return;
+  }
+
+  g_autofree char *text = NULL;
+  g_autofree char *cpim_subject = NULL;
+  PrlBodyStatus bs = prl_message_map_sip_body (m->content_type, m->body, m->body_len,
+                                               cfg->max_message_bytes, &text, &cpim_subject);
+  if (bs != PRL_BODY_OK) { /* §3, §4 */
+    reject_body (out, m->txn, bs);
+    return;
+  }
+  if (m->subject != NULL && !text_is_xml_safe (m->subject)) { /* §5 */
+    reject_sip (out, m->txn, 400, "Subject has characters XML forbids", 0, NULL,
+                "sip_in_rejected_char");
+    return;
+  }
+  if (cfg->bounce_window_ms > 0
+      && g_hash_table_size (self->pending_by_id) >= cfg->max_pending) { /* §6 */
+    reject_sip (out, m->txn, 503, "Too many pending messages", cfg->retry_after_s, NULL,
+                "sip_in_rejected_busy");
+    return;
+  }
+
+  /* §5: field by field (RFC 7572 Table 2) */
+  guint64 seq = ++self->next_seq;
+  PrlXmppMessage *x = prl_xmpp_message_new ();
+  x->from = g_steal_pointer (&from_jid);
+  x->to = g_steal_pointer (&to_jid);
+  x->id = g_strdup_printf ("%s-%" G_GUINT64_FORMAT, cfg->id_prefix, seq);
+  x->type = g_strdup ("normal");
+  if (prl_message_map_lang_is_valid (m->content_language))
+    x->lang = g_strdup (m->content_language);
+  x->subject = g_strdup (m->subject != NULL ? m->subject : cpim_subject);
+  if (m->call_id != NULL && *m->call_id != '\0' && text_is_xml_safe (m->call_id))
+    x->thread = g_strdup (m->call_id);
+  x->body = g_steal_pointer (&text);
+
+  PrlAction *send = prl_action_new (PRL_ACTION_XMPP_SEND);
+  send->xmpp = x;
+  g_ptr_array_add (out, send);
+
+  if (cfg->bounce_window_ms == 0) { /* §6 */
+    respond (out, m->txn, 202, "Accepted", 0, NULL, NULL);
+    count (out, "sip_in_relayed");
+    return;
+  }
+  Pending *p = g_new0 (Pending, 1);
+  p->seq = seq;
+  p->txn = m->txn;
+  p->xmpp_id = g_strdup (x->id);
+  p->to_jid = g_strdup (x->to);
+  g_hash_table_replace (self->pending_by_id, p->xmpp_id, p);
+  g_hash_table_replace (self->pending_by_timer, &p->seq, p);
+
+  PrlAction *timer = prl_action_new (PRL_ACTION_TIMER);
+  timer->timer.id = seq;
+  timer->timer.ms = cfg->bounce_window_ms;
+  g_ptr_array_add (out, timer);
+}
+
+static void
+drop_pending (PrlCore *self, Pending *p)
+{
+  g_hash_table_remove (self->pending_by_timer, &p->seq);
+  g_hash_table_remove (self->pending_by_id, p->xmpp_id); /* frees p */
+}
+
+static void
+on_timer (PrlCore *self, guint64 id, GPtrArray *out)
+{
+  Pending *p = g_hash_table_lookup (self->pending_by_timer, &id);
+  if (p == NULL)
+    return; /* already answered by a bounce or a link loss */
+  respond (out, p->txn, 202, "Accepted", 0, NULL, NULL); /* §6 */
+  count (out, "sip_in_relayed");
+  drop_pending (self, p);
+}
+
+/* A 3xx Contact from a gone/redirect address: kept only if it is one clean URI token. */
+static char *
+contact_from_detail (const char *detail)
+{
+  if (detail == NULL || *detail == '\0' || !prl_message_map_header_is_safe (detail))
+    return NULL;
+  for (const char *p = detail; *p != '\0'; p++)
+    if (strchr (" \t<>\"", *p) != NULL)
+      return NULL;
+  return strchr (detail, ':') != NULL ? g_strdup (detail) : g_strconcat ("xmpp:", detail, NULL);
+}
+
+/* §7: an error stanza for a message we relayed. */
+static void
+on_xmpp_error (PrlCore *self, const PrlXmppMessage *m, GPtrArray *out)
+{
+  Pending *p = m->id != NULL ? g_hash_table_lookup (self->pending_by_id, m->id) : NULL;
+  if (p == NULL || !same_bare_jid (m->from, p->to_jid)) {
+    count (out, "xmpp_late_bounce"); /* §7: never answer an error with an error */
+    return;
+  }
+  const char *condition = m->error_condition != NULL ? m->error_condition : "undefined-condition";
+  gboolean has_address = m->error_detail != NULL && *m->error_detail != '\0';
+  guint status = prl_error_xmpp_to_sip (condition, prl_addr_jid_is_full (m->from), has_address);
+  if (status < 300 || status > 699)
+    status = 500;
+  const char *reason = prl_sip_reason_phrase (status);
+  if (m->error_text != NULL && *m->error_text != '\0'
+      && prl_message_map_header_is_safe (m->error_text))
+    reason = m->error_text;
+  g_autofree char *contact = NULL;
+  if (status >= 300 && status < 400)
+    contact = contact_from_detail (m->error_detail);
+  respond (out, p->txn, status, reason, 0, NULL, contact);
+  count (out, "sip_in_bounced");
+  drop_pending (self, p);
+}
+
+static gint
+compare_seq (gconstpointer a, gconstpointer b)
+{
+  const Pending *pa = *(Pending *const *)a;
+  const Pending *pb = *(Pending *const *)b;
+  return pa->seq < pb->seq ? -1 : pa->seq > pb->seq;
+}
+
+static void
+on_link (PrlCore *self, gboolean up, GPtrArray *out)
+{
+  self->link_up = up;
+  if (up)
+    return;
+  /* §8: the library may have lost what we handed it; answer 503 so the sender retries.
+   * Oldest first, so the output does not depend on hash order. */
+  g_autoptr (GPtrArray) all = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer value;
+  g_hash_table_iter_init (&iter, self->pending_by_id);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (all, value);
+  g_ptr_array_sort (all, compare_seq);
+  for (guint i = 0; i < all->len; i++) {
+    Pending *p = g_ptr_array_index (all, i);
+    respond (out, p->txn, 503, "XMPP link down", self->config.retry_after_s, NULL, NULL);
+    count (out, "sip_in_link_lost");
+  }
+  g_hash_table_remove_all (self->pending_by_timer);
+  g_hash_table_remove_all (self->pending_by_id);
+}
+
+/* ---------------------------------------------------------------- XMPP -> SIP */
+
+static guint64 *
+new_key (guint64 v)
+{
+  guint64 *k = g_new (guint64, 1);
+  *k = v;
+  return k;
+}
+
+/* Sends the next part of @msg, which the caller has just removed from any table. */
+static void
+send_next_part (PrlCore *self, OutMsg *msg, GPtrArray *out)
+{
+  const PrlCoreConfig *cfg = &self->config;
+  PrlSipMessage *part = prl_message_map_make_part (
+      msg->tmpl, cfg->sip_header_reserve, cfg->part_marker, msg->body, msg->cuts, msg->next);
+  guint64 request = ++self->next_request;
+  part->txn = request;
+  msg->next++;
+  g_hash_table_replace (self->requests, new_key (request), msg);
+  PrlAction *a = prl_action_new (PRL_ACTION_SIP_SEND);
+  a->sip = part;
+  g_ptr_array_add (out, a);
+}
+
+static Dest *
+dest_get (PrlCore *self, const char *uri)
+{
+  Dest *d = g_hash_table_lookup (self->dests, uri);
+  if (d == NULL) {
+    d = g_new0 (Dest, 1);
+    g_queue_init (&d->waiting);
+    g_hash_table_replace (self->dests, g_strdup (uri), d);
+  }
+  return d;
+}
+
+/* Starts waiting messages of @uri while its window allows; forgets an idle destination. */
+static void
+pump (PrlCore *self, const char *uri, GPtrArray *out)
+{
+  Dest *d = g_hash_table_lookup (self->dests, uri);
+  if (d == NULL)
+    return;
+  while (d->active < self->config.sip_window && !g_queue_is_empty (&d->waiting)) {
+    OutMsg *msg = g_queue_pop_head (&d->waiting);
+    self->queued--;
+    d->active++;
+    send_next_part (self, msg, out);
+  }
+  if (d->active == 0 && g_queue_is_empty (&d->waiting))
+    g_hash_table_remove (self->dests, uri);
+}
+
+/* @msg is finished (done or failed): free it and let its destination move on. */
+static void
+finish (PrlCore *self, OutMsg *msg, GPtrArray *out)
+{
+  g_autofree char *uri = g_strdup (msg->dest);
+  out_msg_free (msg);
+  Dest *d = g_hash_table_lookup (self->dests, uri);
+  if (d != NULL && d->active > 0)
+    d->active--;
+  pump (self, uri, out);
+}
+
+static gboolean
+fields_are_header_safe (const PrlXmppMessage *m)
+{
+  return prl_message_map_header_is_safe (m->id) && prl_message_map_header_is_safe (m->subject)
+         && prl_message_map_header_is_safe (m->thread) && prl_message_map_header_is_safe (m->lang);
+}
+
+static void
+on_xmpp_message (PrlCore *self, const PrlXmppMessage *m, GPtrArray *out)
+{
+  const PrlCoreConfig *cfg = &self->config;
+
+  if (g_strcmp0 (m->type, "error") == 0) { /* §7 */
+    on_xmpp_error (self, m, out);
+    return;
+  }
+  if (m->from == NULL) { /* §9: nobody to answer */
+    count (out, "xmpp_in_dropped_no_from");
+    return;
+  }
+  if (m->to == NULL) {
+    reject_xmpp (out, m, "jid-malformed", "modify", "Missing to address", "xmpp_in_rejected_jid");
+    return;
+  }
+  if (g_strcmp0 (m->type, "groupchat") == 0) {
+    reject_xmpp (out, m, "feature-not-implemented", "cancel", "Groupchat is not gatewayed",
+                 "xmpp_in_rejected_groupchat");
+    return;
+  }
+  if (m->body == NULL && m->subject == NULL) { /* chat states, receipts: nothing to page */
+    count (out, "xmpp_in_ignored");
+    return;
+  }
+  if (!fields_are_header_safe (m)) { /* §9: header injection */
+    reject_xmpp (out, m, "bad-request", "modify", "Control character in a header field",
+                 "xmpp_in_rejected_header");
+    return;
+  }
+  const char *body = m->body != NULL ? m->body : "";
+  gsize len = strlen (body);
+  if (!g_utf8_validate_len (body, len, NULL)) {
+    reject_xmpp (out, m, "bad-request", "modify", "Body is not valid UTF-8",
+                 "xmpp_in_rejected_encoding");
+    return;
+  }
+  if (len > cfg->max_message_bytes) { /* §10 */
+    reject_xmpp (out, m, "policy-violation", "modify", "Message too large",
+                 "xmpp_in_rejected_size");
+    return;
+  }
+  g_autofree char *from_uri = NULL;
+  g_autofree char *to_uri = NULL;
+  PrlAddrError aerr = { 0 };
+  if (!prl_addr_xmpp_to_sip (cfg, m->from, m->to, &from_uri, &to_uri, &aerr)) {
+    const char *cond = aerr.xmpp_condition != NULL ? aerr.xmpp_condition : "jid-malformed";
+    reject_xmpp (out, m, cond, prl_error_type_for (cond),
+                 aerr.text != NULL ? aerr.text : "Bad address", "xmpp_in_rejected_jid");
+    return;
+  }
+
+  /* §9: field by field (RFC 7572 Table 1) */
+  g_autoptr (PrlSipMessage) tmpl = prl_sip_message_new ();
+  tmpl->request_uri = g_strdup (to_uri);
+  tmpl->from = g_steal_pointer (&from_uri);
+  tmpl->to = g_steal_pointer (&to_uri);
+  tmpl->call_id = prl_message_map_call_id_from_thread (m->thread);
+  if (tmpl->call_id == NULL)
+    tmpl->call_id
+        = g_strdup_printf ("%s-%" G_GUINT64_FORMAT "@parley", cfg->id_prefix, ++self->next_seq);
+  tmpl->cseq = 1;
+  tmpl->subject = g_strdup (m->subject);
+  tmpl->content_type = g_strdup (PRL_MESSAGE_MAP_CONTENT_TYPE);
+  if (prl_message_map_lang_is_valid (m->lang))
+    tmpl->content_language = g_strdup (m->lang);
+
+  /* §10: split only when the next hop is UDP, or when told to */
+  g_autoptr (GArray) cuts = NULL;
+  if (cfg->outbound_udp || cfg->chunk_over_tcp) {
+    cuts = prl_message_map_plan_chunks (tmpl, cfg->sip_header_reserve, cfg->udp_request_limit,
+                                        cfg->part_marker, body, len);
+    if (cuts == NULL) {
+      reject_xmpp (out, m, "policy-violation", "modify", "Message does not fit in a SIP request",
+                   "xmpp_in_rejected_size");
+      return;
+    }
+  } else {
+    cuts = g_array_new (FALSE, FALSE, sizeof (gsize));
+    gsize zero = 0;
+    g_array_append_val (cuts, zero);
+    g_array_append_val (cuts, len);
+  }
+
+  /* §12: per-destination FIFO */
+  Dest *d = dest_get (self, tmpl->request_uri);
+  gboolean can_start = d->active < cfg->sip_window && g_queue_is_empty (&d->waiting);
+  if (!can_start && self->queued >= cfg->max_queued) {
+    reject_xmpp (out, m, "resource-constraint", "wait", "Too many queued messages",
+                 "xmpp_in_rejected_queue_full");
+    return;
+  }
+  OutMsg *msg = g_new0 (OutMsg, 1);
+  msg->from_jid = g_strdup (m->from);
+  msg->to_jid = g_strdup (m->to);
+  msg->id = g_strdup (m->id);
+  msg->dest = g_strdup (tmpl->request_uri);
+  msg->tmpl = g_steal_pointer (&tmpl);
+  msg->body = g_strndup (body, len);
+  msg->len = len;
+  msg->cuts = g_steal_pointer (&cuts);
+  msg->next = 1;
+  if (can_start) {
+    d->active++;
+    send_next_part (self, msg, out);
+  } else {
+    g_queue_push_tail (&d->waiting, msg);
+    self->queued++;
+    count (out, "xmpp_in_queued");
+  }
+}
+
+static const char *
+failed_counter (guint status)
+{
+  if (status < 400)
+    return "xmpp_in_failed_3xx";
+  if (status < 500)
+    return "xmpp_in_failed_4xx";
+  if (status < 600)
+    return "xmpp_in_failed_5xx";
+  return "xmpp_in_failed_6xx";
+}
+
+/* §11: a final response to a part we sent. */
+static void
+on_sip_response (PrlCore *self, const PrlSipResponse *r, GPtrArray *out)
+{
+  if (r->status < 200)
+    return; /* provisional: the adapter should not pass it on, but it is harmless */
+  gpointer key = NULL, value = NULL;
+  if (!g_hash_table_lookup_extended (self->requests, &r->request, &key, &value)) {
+    count (out, "sip_response_unknown");
+    return;
+  }
+  g_hash_table_steal (self->requests, &r->request);
+  g_free (key);
+  OutMsg *msg = value;
+  guint parts = msg->cuts->len - 1;
+
+  if (r->status < 300) {
+    if (msg->next <= parts) {
+      send_next_part (self, msg, out); /* §10: n+1 only after n's 2xx */
+      return;
+    }
+    count (out, parts > 1 ? "xmpp_in_chunked" : "xmpp_in_relayed");
+    finish (self, msg, out);
+    return;
+  }
+
+  PrlXmppError err = prl_error_sip_to_xmpp (r->status);
+  const char *reason = prl_sip_reason_phrase (r->status);
+  if (r->reason != NULL && *r->reason != '\0' && text_is_xml_safe (r->reason))
+    reason = r->reason;
+  g_autofree char *text = parts > 1
+                              ? g_strdup_printf ("%s (part %u of %u)", reason, msg->next - 1, parts)
+                              : g_strdup (reason);
+  const char *cond = err.condition != NULL ? err.condition : "undefined-condition";
+  const char *type = err.type != NULL ? err.type : prl_error_type_for (cond);
+  xmpp_error (out, msg->from_jid, msg->to_jid, msg->id, cond, type, text);
+  count (out, failed_counter (r->status));
+  if (msg->next <= parts)
+    count (out, "xmpp_in_parts_dropped");
+  finish (self, msg, out);
+}
+
+/* ---------------------------------------------------------------- entry point */
+
+void
+prl_core_handle (PrlCore *self, const PrlEvent *event, GPtrArray *out)
+{
+  g_return_if_fail (self != NULL && event != NULL && out != NULL);
+
+  switch (event->kind) {
+  case PRL_EVENT_SIP_MESSAGE:
+    g_return_if_fail (event->sip != NULL);
+    on_sip_message (self, event->sip, out);
+    break;
+  case PRL_EVENT_SIP_RESPONSE:
+    on_sip_response (self, &event->response, out);
+    break;
+  case PRL_EVENT_XMPP_MESSAGE:
+    g_return_if_fail (event->xmpp != NULL);
+    on_xmpp_message (self, event->xmpp, out);
+    break;
+  case PRL_EVENT_XMPP_LINK:
+    on_link (self, event->link_up, out);
+    break;
+  case PRL_EVENT_TIMER:
+    on_timer (self, event->timer_id, out);
+    break;
+  case PRL_EVENT_TICK:
+    break; /* reserved for housekeeping (§13) */
+  }
+}

@@ -1,0 +1,26 @@
+/* gateway/event.c - names of event kinds, as used in logs and in test-vectors/ step lines.
+ *
+ * The names are exactly the step kinds of test-vectors/README.md, so a log line can be
+ * turned into a vector step by hand.
+ */
+#include "gateway/event.h"
+
+const char *
+prl_event_kind_to_string (PrlEventKind kind)
+{
+  switch (kind) {
+  case PRL_EVENT_SIP_MESSAGE:
+    return "sip.message";
+  case PRL_EVENT_SIP_RESPONSE:
+    return "sip.response";
+  case PRL_EVENT_XMPP_MESSAGE:
+    return "xmpp.message";
+  case PRL_EVENT_XMPP_LINK:
+    return "xmpp.link";
+  case PRL_EVENT_TIMER:
+    return "timer";
+  case PRL_EVENT_TICK:
+    return "tick";
+  }
+  return "unknown";
+}
