@@ -249,8 +249,9 @@ reject_sip (GPtrArray *out, guint64 txn, guint status, const char *reason, guint
 
 /* An error stanza back to the sender of @from/@to/@id (RFC 6120 §8.3: swap, copy the id). */
 static void
-xmpp_error (GPtrArray *out, const char *orig_from, const char *orig_to, const char *orig_id,
-            const char *condition, const char *type, const char *text)
+xmpp_error_detail (GPtrArray *out, const char *orig_from, const char *orig_to,
+                   const char *orig_id, const char *condition, const char *type, const char *text,
+                   const char *detail)
 {
   PrlAction *a = prl_action_new (PRL_ACTION_XMPP_SEND);
   PrlXmppMessage *m = prl_xmpp_message_new ();
@@ -261,8 +262,16 @@ xmpp_error (GPtrArray *out, const char *orig_from, const char *orig_to, const ch
   m->error_type = g_strdup (type);
   m->error_condition = g_strdup (condition);
   m->error_text = g_strdup (text);
+  m->error_detail = g_strdup (detail);
   a->xmpp = m;
   g_ptr_array_add (out, a);
+}
+
+static void
+xmpp_error (GPtrArray *out, const char *orig_from, const char *orig_to, const char *orig_id,
+            const char *condition, const char *type, const char *text)
+{
+  xmpp_error_detail (out, orig_from, orig_to, orig_id, condition, type, text, NULL);
 }
 
 static void
@@ -743,7 +752,12 @@ on_sip_response (PrlCore *self, const PrlSipResponse *r, GPtrArray *out)
                               : g_strdup (reason);
   const char *cond = err.condition != NULL ? err.condition : "undefined-condition";
   const char *type = err.type != NULL ? err.type : prl_error_type_for (cond);
-  xmpp_error (out, msg->from_jid, msg->to_jid, msg->id, cond, type, text);
+  /* errors.md: 301 -> gone and 3xx -> redirect carry the new address (RFC 6120 §8.3.3.5/.14) */
+  const char *detail = NULL;
+  if ((strcmp (cond, "gone") == 0 || strcmp (cond, "redirect") == 0) && r->contact != NULL
+      && prl_message_map_header_is_safe (r->contact) && text_is_xml_safe (r->contact))
+    detail = r->contact;
+  xmpp_error_detail (out, msg->from_jid, msg->to_jid, msg->id, cond, type, text, detail);
   count (out, failed_counter (r->status));
   if (msg->next <= parts)
     count (out, "xmpp_in_parts_dropped");

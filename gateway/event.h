@@ -23,6 +23,7 @@ typedef struct {
   guint64 request;           /* PrlSipMessage.txn of the sent request */
   guint status;              /* final status (>= 200); 408 for a local transaction timeout */
   char *reason;              /* reason phrase, or NULL */
+  char *contact;             /* first Contact URI of a 3xx, or NULL */
 } PrlSipResponse;
 
 typedef struct {

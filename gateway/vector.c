@@ -38,6 +38,7 @@ step_free (PrlVectorStep *s)
       break;
     case PRL_EVENT_SIP_RESPONSE:
       g_free (s->event.response.reason);
+      g_free (s->event.response.contact);
       break;
     case PRL_EVENT_XMPP_LINK:
     case PRL_EVENT_TIMER:
@@ -413,7 +414,7 @@ static const struct {
   { "sip.message", PRL_VECTOR_STEP_EVENT, PRL_EVENT_SIP_MESSAGE,
     " now txn transport ruri from to call-id cseq subject content-type content-language date "
     "body " },
-  { "sip.response", PRL_VECTOR_STEP_EVENT, PRL_EVENT_SIP_RESPONSE, " now request status reason " },
+  { "sip.response", PRL_VECTOR_STEP_EVENT, PRL_EVENT_SIP_RESPONSE, " now request status reason contact " },
   { "xmpp.message", PRL_VECTOR_STEP_EVENT, PRL_EVENT_XMPP_MESSAGE,
     " now from to id type lang subject thread body chat-state payload error-type "
     "error-condition error-text error-detail " },
@@ -536,7 +537,8 @@ build_step (Parser *p, PrlVectorStep *step, GError **error)
   case PRL_EVENT_SIP_RESPONSE:
     if (!field_num (p, "request", G_MAXUINT64, &step->event.response.request, error)
         || !field_num (p, "status", 999, &n, error)
-        || !field_str (p, "reason", &step->event.response.reason, error))
+        || !field_str (p, "reason", &step->event.response.reason, error)
+        || !field_str (p, "contact", &step->event.response.contact, error))
       return FALSE;
     step->event.response.status = (guint)n;
     return TRUE;

@@ -424,7 +424,7 @@ on_failure_idle (gpointer data)
   LocalFailure *f;
   while ((f = g_queue_pop_head (&self->failures)) != NULL) {
     if (self->cb.on_response != NULL)
-      self->cb.on_response (self, f->request, f->status, f->reason, self->user_data);
+      self->cb.on_response (self, f->request, f->status, f->reason, NULL, self->user_data);
     local_failure_free (f);
   }
   return G_SOURCE_REMOVE;
@@ -521,7 +521,8 @@ prl_sip_agent_send (PrlSipAgent *self, const PrlSipMessage *msg)
 }
 
 static void
-on_message_response (PrlSipAgent *self, int status, const char *phrase, ClientReq *r)
+on_message_response (PrlSipAgent *self, int status, const char *phrase, const sip_t *sip,
+                     ClientReq *r)
 {
   if (status < 200 || r == NULL)
     return;
@@ -533,8 +534,17 @@ on_message_response (PrlSipAgent *self, int status, const char *phrase, ClientRe
   self->stats.rx_responses++;
   update_gauges (self);
   g_debug ("request %" G_GUINT64_FORMAT ": %d %s", request, status, phrase ? phrase : "");
+  /* A 3xx names the new address in Contact: the core turns it into the gone/redirect text. */
+  g_autofree char *contact = NULL;
+  if (status >= 300 && status < 400 && sip != NULL && sip->sip_contact != NULL) {
+    su_home_t home[1] = { SU_HOME_INIT (home) };
+    char *s = url_as_string (home, sip->sip_contact->m_url);
+    if (s != NULL && prl_sip_codec_check_uri ("Contact", s, NULL))
+      contact = g_strdup (s);
+    su_home_deinit (home);
+  }
   if (self->cb.on_response != NULL)
-    self->cb.on_response (self, request, (guint)status, phrase != NULL ? phrase : "",
+    self->cb.on_response (self, request, (guint)status, phrase != NULL ? phrase : "", contact,
                           self->user_data);
 }
 
@@ -572,7 +582,7 @@ finish_shutdown (PrlSipAgent *self)
   update_gauges (self);
   for (guint i = 0; i < ids->len; i++)
     if (self->cb.on_response != NULL)
-      self->cb.on_response (self, g_array_index (ids, guint64, i), 503, "Shutting down",
+      self->cb.on_response (self, g_array_index (ids, guint64, i), 503, "Shutting down", NULL,
                             self->user_data);
   g_array_free (ids, TRUE);
   if (self->done != NULL && self->done_idle == 0)
@@ -628,7 +638,7 @@ on_nua_event (nua_event_t event, int status, const char *phrase, nua_t *nua, nua
     on_incoming_message (self, nh, sip);
     break;
   case nua_r_message:
-    on_message_response (self, status, phrase, (ClientReq *)hmagic);
+    on_message_response (self, status, phrase, sip, (ClientReq *)hmagic);
     break;
   case nua_r_shutdown:
     if (status >= 200)

@@ -54,9 +54,10 @@ typedef struct {
    * server transaction, which must later be answered once with prl_sip_agent_respond(). */
   void (*on_message) (PrlSipAgent *agent, const PrlSipMessage *msg, gpointer user_data);
   /* Final response (>= 200) to prl_sip_agent_send(@request); a local timeout is 408, a
-   * transport failure 503, a refused value 500 "invalid header value". @reason is borrowed. */
+   * transport failure 503, a refused value 500 "invalid header value". @reason and @contact
+   * (the first Contact URI of a 3xx response, else NULL) are borrowed. */
   void (*on_response) (PrlSipAgent *agent, guint64 request, guint status, const char *reason,
-                       gpointer user_data);
+                       const char *contact, gpointer user_data);
 } PrlSipAgentCallbacks;
 
 typedef struct {

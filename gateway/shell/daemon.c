@@ -155,12 +155,13 @@ on_sip_message (PrlSipAgent *agent, const PrlSipMessage *msg, gpointer user_data
 
 static void
 on_sip_response (PrlSipAgent *agent, guint64 request, guint status, const char *reason,
-                 gpointer user_data)
+                 const char *contact, gpointer user_data)
 {
   PrlEvent ev = { .kind = PRL_EVENT_SIP_RESPONSE, .now_us = now_us () };
   ev.response.request = request;
   ev.response.status = status;
   ev.response.reason = (char *) reason;
+  ev.response.contact = (char *) contact;
   dispatch (user_data, &ev);
 }
 

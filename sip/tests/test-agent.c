@@ -89,7 +89,8 @@ send_chunk (Fixture *f)
 }
 
 static void
-on_a_response (PrlSipAgent *agent, guint64 request, guint status, const char *reason, gpointer data)
+on_a_response (PrlSipAgent *agent, guint64 request, guint status, const char *reason,
+               const char *contact, gpointer data)
 {
   Fixture *f = data;
   g_assert_false (f->is_in_send);
