@@ -171,7 +171,7 @@ prl_sip_agent_config_init (PrlSipAgentConfig *c)
   c->udp = TRUE;
   c->tcp = TRUE;
   c->user_agent = g_strdup ("Parley/" PRL_VERSION);
-  c->udp_retention_ms = 2000;
+  c->udp_retention_ms = 4000;
   c->dedupe_size = 65536;
 }
 

@@ -37,8 +37,8 @@ typedef struct {
   char *outbound_proxy;   /* e.g. "sip:127.0.0.1:5060" or "sip:proxy;transport=tcp"; every
                              request we send goes there; NULL = route by Request-URI */
   char *user_agent;       /* default "Parley/<version>" */
-  guint udp_retention_ms; /* NTATAG_SIP_T1X64 value, default 2000 (LIBRARIES.md trap 3);
-                             0 = sofia default (32 s) */
+  guint udp_retention_ms; /* NTATAG_SIP_T1X64 value, default 4000 (LIBRARIES.md trap 3);
+                             also the timeout of sent MESSAGEs (Timer F); 0 = sofia's 32 s */
   guint dedupe_size;      /* entries in the Call-ID+CSeq+From-tag dedupe cache, default 65536;
                              0 disables deduplication */
 } PrlSipAgentConfig;

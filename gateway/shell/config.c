@@ -47,7 +47,7 @@ static const KeySpec schema[] = {
   { "sip", "transports", T_LIST, "udp;tcp", 0, 0, "udp;tcp" },
   { "sip", "outbound_proxy", T_STRING, "", 0, 0, NULL },
   { "sip", "user_agent", T_STRING, "Parley/" PRL_VERSION, 0, 0, NULL },
-  { "sip", "udp_retention_ms", T_UINT, "2000", 0, 32000, NULL },
+  { "sip", "udp_retention_ms", T_UINT, "4000", 500, 32000, NULL },
   { "sip", "dedupe_size", T_UINT, "65536", 16, 16777216, NULL },
   { "sip", "domains", T_LIST, "", 0, 0, NULL },
 
