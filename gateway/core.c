@@ -39,8 +39,9 @@ typedef struct {
   PrlSipMessage *tmpl; /* headers of every part, no body */
   char *body;
   gsize len;
-  GArray *cuts; /* message-map.c plan */
-  guint next;   /* next part to send, 1-based */
+  GArray *cuts;    /* message-map.c plan */
+  guint next;      /* next part to send, 1-based */
+  guint64 request; /* the request id of every part (0 until part 1 is sent) */
 } OutMsg;
 
 typedef struct {
@@ -535,10 +536,15 @@ send_next_part (PrlCore *self, OutMsg *msg, GPtrArray *out)
   const PrlCoreConfig *cfg = &self->config;
   PrlSipMessage *part = prl_message_map_make_part (
       msg->tmpl, cfg->sip_header_reserve, cfg->part_marker, msg->body, msg->cuts, msg->next);
-  guint64 request = ++self->next_request;
-  part->txn = request;
+  /* One request id for all the parts of a message: sip/sip.h sends parts 2..n of the same id
+   * on the same nua handle (same Call-ID and From tag, next CSeq) and frees that handle only
+   * after the last part. A fresh id per part left the agent holding the handle of every part
+   * but the last one forever (page-mode.md §10). */
+  if (msg->next == 1)
+    msg->request = ++self->next_request;
+  part->txn = msg->request;
   msg->next++;
-  g_hash_table_replace (self->requests, new_key (request), msg);
+  g_hash_table_replace (self->requests, new_key (msg->request), msg);
   PrlAction *a = prl_action_new (PRL_ACTION_SIP_SEND);
   a->sip = part;
   g_ptr_array_add (out, a);

@@ -15,7 +15,8 @@ G_BEGIN_DECLS
 typedef struct {
   guint64 txn;               /* received: the adapter's server-transaction id, quoted back in
                                 PRL_ACTION_SIP_RESPOND; sent: the core's request id, quoted back
-                                in PRL_EVENT_SIP_RESPONSE */
+                                in PRL_EVENT_SIP_RESPONSE, the same for every part of a chunked
+                                message (sip/sip.h: parts 2..n reuse part 1's handle) */
   gboolean is_udp;           /* received: came over UDP */
   char *request_uri;         /* "sip:bob@xmpp.example.com" (as on the wire, params kept) */
   char *from;                /* From URI without display name and tag, params kept

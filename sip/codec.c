@@ -258,9 +258,14 @@ prl_sip_codec_check_contact (const char *contact, GError **error)
   sip_contact_t *c = sip_contact_make (tmp.home, contact);
   if (c == NULL || c->m_url->url_type == url_any)
     return invalid (error, "Contact", "unparsable");
+  /* xmpp: too: a 301/302 mapped from an XMPP gone/redirect carries the new XMPP address
+   * (RFC 7247 Table 2: MUST for 301; mapping-docs/page-mode.md §7). sofia knows no xmpp
+   * type, so match the scheme by name. */
+  gboolean is_xmpp = c->m_url->url_type == url_unknown && c->m_url->url_scheme != NULL
+                     && g_ascii_strcasecmp (c->m_url->url_scheme, "xmpp") == 0;
   if (c->m_url->url_type != url_sip && c->m_url->url_type != url_sips
-      && c->m_url->url_type != url_tel)
-    return invalid (error, "Contact", "not a sip:, sips: or tel: URI");
+      && c->m_url->url_type != url_tel && !is_xmpp)
+    return invalid (error, "Contact", "not a sip:, sips:, tel: or xmpp: URI");
   return TRUE;
 }
 

@@ -34,7 +34,8 @@ gboolean prl_sip_codec_check_uri (const char *what, const char *uri, GError **er
  * content_type, content_language, date). FALSE with PRL_SIP_ERROR_INVALID on the first bad one. */
 gboolean prl_sip_codec_check_outgoing (const PrlSipMessage *msg, GError **error);
 
-/* Checks a Contact value for a response: a URI, or a name-addr "<uri>" with optional params. */
+/* Checks a Contact value for a response: a sip:, sips:, tel: or xmpp: URI, or a name-addr
+ * "<uri>" with optional params. */
 gboolean prl_sip_codec_check_contact (const char *contact, GError **error);
 
 /* (transfer full) a reason phrase safe for the status line: control characters become

@@ -18,6 +18,10 @@
 
 G_DEFINE_QUARK (prl-config-error-quark, prl_config_error)
 
+/* Bytes sofia adds to every MESSAGE besides User-Agent and the lines the core estimates
+ * (see load_core). */
+#define STACK_HEADER_BYTES 180
+
 typedef enum { T_STRING, T_UINT, T_BOOL, T_LIST, T_ENUM } KeyType;
 
 typedef struct {
@@ -360,6 +364,19 @@ load_core (Loader *l, PrlConfig *c)
   k->sip_header_reserve = get_uint (l, "core", "sip_header_reserve");
   if (k->sip_header_reserve + 200 > k->udp_request_limit)
     problem (l, "core", "sip_header_reserve", "leaves less than 200 bytes of udp_request_limit");
+  /* The reserve stands for what sofia adds to every MESSAGE the core cannot see: Via (with
+   * rport and branch), Max-Forwards, the From tag, a 10-digit CSeq, Allow and User-Agent.
+   * Measured at 138 bytes plus the User-Agent line with an IPv4 Via; an IPv6 Via takes ~30
+   * more. A smaller reserve lets parts exceed udp_request_limit on the wire (page-mode.md
+   * §10), so refuse it instead of silently breaking the limit. */
+  if (c->sip.user_agent != NULL) {
+    gsize need = STACK_HEADER_BYTES + strlen ("User-Agent: \r\n") + strlen (c->sip.user_agent);
+    if (k->sip_header_reserve < need)
+      problem (l, "core", "sip_header_reserve",
+               "%" G_GSIZE_FORMAT " is below the %" G_GSIZE_FORMAT " bytes the SIP stack adds "
+               "to every request (Via, Max-Forwards, tags, CSeq, Allow, this user_agent)",
+               k->sip_header_reserve, need);
+  }
   k->chunk_over_tcp = get_bool (l, "core", "chunk_over_tcp");
   char *marker = get_string (l, "core", "part_marker");
   if (marker && !valid_marker (marker))

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "gateway/core.h"
 #include "sip/sip.h"
 
 typedef struct {
@@ -456,6 +457,115 @@ test_port_in_use (void)
   g_assert_error (error, PRL_SIP_ERROR, PRL_SIP_ERROR_BIND);
 }
 
+/* ---- the core and the agent together: a chunked message as the daemon runs it */
+
+typedef struct {
+  GMainLoop *loop;
+  PrlCore *core;
+  PrlSipAgent *a, *b;
+  GPtrArray *received; /* PrlSipMessage* seen by b */
+  gboolean is_done;
+} CoreRun;
+
+static void core_run_dispatch (CoreRun *r, const PrlEvent *ev);
+
+static void
+on_core_b_message (PrlSipAgent *agent, const PrlSipMessage *msg, gpointer data)
+{
+  CoreRun *r = data;
+  g_ptr_array_add (r->received, prl_sip_message_dup (msg));
+  PrlSipRespond resp = { .txn = msg->txn, .status = 202, .reason = (char *)"Accepted" };
+  prl_sip_agent_respond (agent, &resp);
+}
+
+static void
+on_core_a_response (PrlSipAgent *agent, guint64 request, guint status, const char *reason,
+                    const char *contact, gpointer data)
+{
+  PrlEvent ev = { .kind = PRL_EVENT_SIP_RESPONSE };
+  ev.response.request = request;
+  ev.response.status = status;
+  ev.response.reason = (char *)reason;
+  core_run_dispatch (data, &ev);
+}
+
+static void
+core_run_dispatch (CoreRun *r, const PrlEvent *ev)
+{
+  g_autoptr (GPtrArray) out = prl_action_array_new ();
+  prl_core_handle (r->core, ev, out);
+  for (guint i = 0; i < out->len; i++) {
+    PrlAction *a = g_ptr_array_index (out, i);
+    if (a->kind == PRL_ACTION_SIP_SEND)
+      prl_sip_agent_send (r->a, a->sip);
+    else if (a->kind == PRL_ACTION_XMPP_SEND)
+      g_error ("unexpected XMPP error stanza");
+    else if (a->kind == PRL_ACTION_COUNT && strcmp (a->counter, "xmpp_in_chunked") == 0) {
+      r->is_done = TRUE;
+      g_main_loop_quit (r->loop);
+    }
+  }
+}
+
+/* Regression: the core used to give every part a new request id, so the agent kept the nua
+ * handle of every part but the last one forever (pending_requests grew by parts - 1 per
+ * chunked message). All parts now share one id, hence one handle, freed after the last. */
+static void
+test_core_chunked (void)
+{
+  CoreRun r = { .loop = g_main_loop_new (NULL, FALSE) };
+  r.received = g_ptr_array_new_with_free_func ((GDestroyNotify)prl_sip_message_free);
+  guint timeout = g_timeout_add_seconds (10, on_timeout, NULL);
+
+  PrlSipAgentCallbacks cb = { .on_message = on_core_b_message, .on_response = on_core_a_response };
+  g_auto (PrlSipAgentConfig) bc;
+  prl_sip_agent_config_init (&bc);
+  bc.port = 0;
+  g_autoptr (GError) error = NULL;
+  r.b = prl_sip_agent_new (&bc, &cb, &r, &error);
+  g_assert_no_error (error);
+  g_auto (PrlSipAgentConfig) ac;
+  prl_sip_agent_config_init (&ac);
+  ac.port = 0;
+  ac.outbound_proxy = g_strdup_printf ("sip:127.0.0.1:%u;transport=udp", prl_sip_agent_port (r.b));
+  r.a = prl_sip_agent_new (&ac, &cb, &r, &error);
+  g_assert_no_error (error);
+
+  g_auto (PrlCoreConfig) config;
+  prl_core_config_init (&config);
+  prl_core_config_add_domain (&config, "sip.example.net", PRL_ADDR_DIRECT, NULL);
+  r.core = prl_core_new (&config);
+
+  g_autoptr (PrlXmppMessage) x = prl_xmpp_message_new ();
+  x->from = g_strdup ("bob@xmpp.example.com/laptop");
+  x->to = g_strdup ("alice@sip.example.net");
+  x->id = g_strdup ("m1");
+  x->thread = g_strdup ("chunk-thread");
+  x->body = g_strnfill (1500, 'x');
+  PrlEvent ev = { .kind = PRL_EVENT_XMPP_MESSAGE, .xmpp = x };
+  core_run_dispatch (&r, &ev);
+  g_main_loop_run (r.loop);
+
+  g_assert_true (r.is_done);
+  g_assert_cmpuint (r.received->len, ==, 3);
+  PrlSipMessage *first = g_ptr_array_index (r.received, 0);
+  for (guint i = 0; i < r.received->len; i++) {
+    PrlSipMessage *m = g_ptr_array_index (r.received, i);
+    g_assert_cmpstr (m->call_id, ==, "chunk-thread");
+    g_assert_cmpuint (m->cseq, ==, first->cseq + i); /* one handle: consecutive CSeqs */
+  }
+  /* every handle of the sequence is gone */
+  g_assert_cmpuint (prl_sip_agent_stats (r.a)->pending_requests, ==, 0);
+  g_assert_cmpuint (prl_core_queued (r.core), ==, 0);
+
+  g_clear_pointer (&r.a, prl_sip_agent_free);
+  g_clear_pointer (&r.b, prl_sip_agent_free);
+  g_clear_pointer (&r.core, prl_core_free);
+  g_source_remove (timeout);
+  g_ptr_array_unref (r.received);
+  g_main_loop_unref (r.loop);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -472,5 +582,6 @@ main (int argc, char **argv)
 #undef ADD
   g_test_add_func ("/sip/agent/bad-config", test_bad_config);
   g_test_add_func ("/sip/agent/port-in-use", test_port_in_use);
+  g_test_add_func ("/sip/agent/core-chunked", test_core_chunked);
   return g_test_run ();
 }

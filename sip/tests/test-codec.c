@@ -325,8 +325,11 @@ test_check_contact (void)
   g_assert_true (prl_sip_codec_check_contact ("<sip:gw@192.0.2.1;transport=tcp>", &error));
   g_assert_true (prl_sip_codec_check_contact ("sip:alice@example.net", &error));
   g_assert_true (prl_sip_codec_check_contact ("\"A\" <sip:alice@example.net>;expires=60", &error));
+  /* the new address of an XMPP gone/redirect (the core's 301/302, RFC 7247 Table 2) */
+  g_assert_true (prl_sip_codec_check_contact ("xmpp:robert@xmpp.example.com", &error));
+  g_assert_true (prl_sip_codec_check_contact ("<xmpp:robert@xmpp.example.com>", &error));
   g_assert_no_error (error);
-  const char *bad[] = { NULL, "", "<sip:a@b>\r\nX: 1", "<<<", "<http://x/>" };
+  const char *bad[] = { NULL, "", "<sip:a@b>\r\nX: 1", "<<<", "<http://x/>", "xmpp:a@b\r\nX: 1" };
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
     g_assert_false (prl_sip_codec_check_contact (bad[i], &error));
     g_assert_error (error, PRL_SIP_ERROR, PRL_SIP_ERROR_INVALID);

@@ -75,6 +75,29 @@ test_required_and_modes (void)
   g_assert_false (esc->core.outbound_udp);
 }
 
+/* Regression: a reserve below what the SIP stack really adds (or a long User-Agent eating
+ * it) let every full part go out over udp_request_limit; now the file is refused. */
+static void
+test_reserve_covers_stack (void)
+{
+  const char *base = "[xmpp]\ncomponent=sip.example.net\nsecret=s\n";
+  g_autoptr (GError) error = NULL;
+  g_autofree char *small = g_strconcat (base, "[core]\nsip_header_reserve = 100\n", NULL);
+  g_assert_null (prl_config_load_data ("r.conf", small, &error));
+  g_assert_nonnull (strstr (error->message, "r.conf:5: [core] sip_header_reserve: 100 is below"));
+  g_clear_error (&error);
+
+  g_autofree char *ua = g_strnfill (300, 'u');
+  g_autofree char *long_ua = g_strconcat (base, "[sip]\nuser_agent = ", ua, "\n", NULL);
+  g_assert_null (prl_config_load_data ("u.conf", long_ua, &error));
+  g_assert_nonnull (strstr (error->message, "[core] sip_header_reserve: 400 is below"));
+  g_clear_error (&error);
+
+  g_autoptr (PrlConfig) ok = prl_config_load_data ("o.conf", base, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ok->core.sip_header_reserve, ==, 400);
+}
+
 static void
 test_unreadable (void)
 {
@@ -93,6 +116,7 @@ main (int argc, char **argv)
   g_test_add_func ("/shell/config/example-complete", test_example_complete);
   g_test_add_func ("/shell/config/every-problem-reported", test_every_problem_reported);
   g_test_add_func ("/shell/config/required-and-modes", test_required_and_modes);
+  g_test_add_func ("/shell/config/reserve-covers-stack", test_reserve_covers_stack);
   g_test_add_func ("/shell/config/unreadable", test_unreadable);
   return g_test_run ();
 }
