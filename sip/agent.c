@@ -127,6 +127,8 @@ struct _PrlSipAgent {
 /* su_logger_f receives printf fragments that are not always whole lines: collect them and
  * emit one log record per '\n'. sofia's logger is process-global, so is the buffer. */
 static GString *sofia_line;
+/* sofia drops what it cannot parse as a SIP message and only logs it: counted here. */
+static guint64 sofia_garbage;
 
 static void on_sofia_log (void *stream, const char *fmt, va_list ap) G_GNUC_PRINTF (2, 0);
 
@@ -141,6 +143,8 @@ on_sofia_log (void *stream, const char *fmt, va_list ap)
     gsize n = (gsize)(nl - sofia_line->str);
     g_autofree char *line = g_strndup (sofia_line->str, n);
     g_string_erase (sofia_line, 0, (gssize)n + 1);
+    if (strstr (line, "received garbage") != NULL)
+      sofia_garbage++;
     if (*line != '\0')
       g_log_structured (SOFIA_LOG_DOMAIN, G_LOG_LEVEL_INFO, "MESSAGE", "%s", line);
   }
@@ -849,6 +853,7 @@ prl_sip_agent_stats (PrlSipAgent *self)
 {
   g_return_val_if_fail (self != NULL, NULL);
   update_gauges (self);
+  self->stats.rx_unparseable = sofia_garbage;
   return &self->stats;
 }
 
@@ -862,6 +867,7 @@ prl_sip_agent_describe (PrlSipAgent *self)
 #define ADD(field) g_variant_builder_add (&b, "{st}", #field, (guint64)s->field)
   ADD (rx_requests);
   ADD (rx_malformed);
+  ADD (rx_unparseable);
   ADD (rx_duplicates);
   ADD (rx_other);
   ADD (rx_responses);

@@ -63,6 +63,8 @@ typedef struct {
 typedef struct {
   guint64 rx_requests;      /* MESSAGE requests handed to on_message */
   guint64 rx_malformed;     /* MESSAGE requests answered 400 by the agent itself */
+  guint64 rx_unparseable;   /* datagrams/frames sofia could not parse as SIP at all (a broken
+                               request line): no transaction, so no response is possible */
   guint64 rx_duplicates;    /* retransmissions caught by the dedupe cache */
   guint64 rx_other;         /* non-MESSAGE requests (OPTIONS, ...), answered by the stack */
   guint64 rx_responses;     /* final responses to our requests (before on_response) */

@@ -260,7 +260,9 @@ prl_daemon_dump_stats (PrlDaemon *self)
                           x->rx_messages, x->tx_messages, x->rx_malformed, x->connects);
   const PrlSipAgentStats *p = prl_sip_agent_stats (self->sip);
   g_string_append_printf (s, "; sip rx=%" G_GUINT64_FORMAT " malformed=%" G_GUINT64_FORMAT
-                          " duplicates=%" G_GUINT64_FORMAT " tx=%" G_GUINT64_FORMAT,
-                          p->rx_requests, p->rx_malformed, p->rx_duplicates, p->tx_requests);
+                          " unparseable=%" G_GUINT64_FORMAT " duplicates=%" G_GUINT64_FORMAT
+                          " tx=%" G_GUINT64_FORMAT,
+                          p->rx_requests, p->rx_malformed, p->rx_unparseable, p->rx_duplicates,
+                          p->tx_requests);
   g_message ("%s", s->str);
 }
