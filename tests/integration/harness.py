@@ -340,6 +340,7 @@ class XmppClient:
         self.pid = self.p.pid
         self.events = queue.Queue()
         self.messages = []
+        self.iqs = []
         self.online = threading.Event()
         self.gone = threading.Event()
         self._lock = threading.Lock()
@@ -359,6 +360,9 @@ class XmppClient:
             elif ev.get("event") == "message":
                 with self._lock:
                     self.messages.append(ev)
+            elif ev.get("event") == "iq":
+                with self._lock:
+                    self.iqs.append(ev)
         self.gone.set()
 
     def wait_online(self, timeout=10.0):
@@ -383,6 +387,18 @@ class XmppClient:
                 for m in self.messages:
                     if pred(m):
                         return m
+            time.sleep(0.05)
+        return None
+
+    def iq(self, xml, iq_id, timeout=5.0):
+        """Sends a raw <iq/> (its id must be @iq_id) and returns the answer event, or None."""
+        self.raw(xml)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                for ev in self.iqs:
+                    if ev["id"] == iq_id:
+                        return ev
             time.sleep(0.05)
         return None
 
@@ -421,7 +437,7 @@ domains =
 bind = 127.0.0.1
 port = {sip_port}
 transports = udp;tcp
-outbound_proxy = sip:127.0.0.1:{kam_port}
+outbound_proxy = sip:127.0.0.1:{kam_port}{proxy_params}
 udp_retention_ms = 2000
 domains =
 
@@ -686,7 +702,7 @@ class Stack:
                       secret=SECRET, sip_port=self.parley_port, kam_port=self.kam_port,
                       mode=mode, sip_domain="" if mode == "direct" else ESC_SIP_DOMAIN,
                       max_message_bytes=131072, retry_after_s=5,
-                      reconnect_min_ms=200, reconnect_max_ms=2000)
+                      reconnect_min_ms=200, reconnect_max_ms=2000, proxy_params="")
         values.update(over)
         path = os.path.join(self.dir, "parley-%s.conf" % mode)
         with open(path, "w") as f:
@@ -741,7 +757,8 @@ class Stack:
         return u
 
     def sipp_uac(self, user, to, body, subject="-", lang="en", ctype="text/plain;charset=UTF-8",
-                 callid=None, fromparams="", from_domain=SIP_DOMAIN, register=True, timeout=15, target_port=None):
+                 callid=None, fromparams="", from_domain=SIP_DOMAIN, register=True, timeout=15,
+                 target_port=None, transport="u1"):
         """Send one MESSAGE from user@from_domain through Kamailio. Returns (final SipMsg or
         None, [all SipMsg of the trace]). target_port: send there instead of Kamailio."""
         port = free_port()
@@ -754,7 +771,7 @@ class Stack:
                 "-key", "subject", subject, "-key", "lang", lang, "-key", "ctype", ctype,
                 "-cid_str", callid.replace("%", "%%"), "-key", "body", body,
                 "-key", "blen", str(len(body.encode("utf-8"))),
-                "-i", "127.0.0.1", "-p", str(port), "-m", "1", "-nostdin",
+                "-i", "127.0.0.1", "-p", str(port), "-t", transport, "-m", "1", "-nostdin",
                 "-timeout", "%ds" % timeout, "-timeout_error", "-trace_msg", "-message_file", trace,
                 "127.0.0.1:%d" % (target_port or self.kam_port)]
         r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,

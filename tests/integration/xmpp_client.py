@@ -9,6 +9,7 @@ stdout, one JSON object per line:
   {"event": "online", "jid": "juliet@xmpp.test/res"}
   {"event": "message", "from", "to", "id", "type", "lang", "subject", "thread", "body",
    "error_type", "error_condition", "error_text", "xml"}   (absent fields are null)
+  {"event": "iq", "id", "type", "from", "xml"}   an iq result or error (answers to "raw" iqs)
   {"event": "sent", "id": ...}       after each send command
   {"event": "disconnected"}          {"event": "failed", "reason": ...}
 stdin, one JSON object per line:
@@ -95,6 +96,10 @@ class Peer:
         xmpp.register_handler(Callback("parley-all-messages",
                                        MatchXPath("{%s}message" % xmpp.default_ns),
                                        self.on_message))
+        # answers to iqs sent with "raw" (disco): results and errors, printed whole
+        xmpp.register_handler(Callback("parley-iq-answers",
+                                       MatchXPath("{%s}iq" % xmpp.default_ns),
+                                       self.on_iq))
         xmpp.add_event_handler("disconnected", lambda e: out({"event": "disconnected"}))
         xmpp.add_event_handler("failed_auth", lambda e: out({"event": "failed", "reason": "auth"}))
 
@@ -104,6 +109,12 @@ class Peer:
         out({"event": "online", "jid": str(self.xmpp.boundjid)})
         loop = asyncio.get_event_loop()
         loop.add_reader(sys.stdin.fileno(), self.on_stdin)
+
+    def on_iq(self, iq):
+        xml = iq.xml
+        if xml.get("type") in ("result", "error"):
+            out({"event": "iq", "id": xml.get("id"), "type": xml.get("type"),
+                 "from": xml.get("from"), "xml": ET.tostring(xml, encoding="unicode")})
 
     def on_message(self, msg):
         out(describe(msg))
