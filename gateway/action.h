@@ -12,20 +12,20 @@
 G_BEGIN_DECLS
 
 typedef enum {
-  PRL_ACTION_SIP_RESPOND,    /* answer a received MESSAGE: .respond */
-  PRL_ACTION_SIP_SEND,       /* send one MESSAGE (one part): .sip; answer comes as SIP_RESPONSE */
-  PRL_ACTION_XMPP_SEND,      /* send one <message/>: .xmpp */
-  PRL_ACTION_TIMER,          /* start a one-shot timer: .timer; fires as PRL_EVENT_TIMER */
-  PRL_ACTION_COUNT,          /* bump the named counter (stats, metrics): .counter */
+  PRL_ACTION_SIP_RESPOND, /* answer a received MESSAGE: .respond */
+  PRL_ACTION_SIP_SEND,    /* send one MESSAGE (one part): .sip; answer comes as SIP_RESPONSE */
+  PRL_ACTION_XMPP_SEND,   /* send one <message/>: .xmpp */
+  PRL_ACTION_TIMER,       /* start a one-shot timer: .timer; fires as PRL_EVENT_TIMER */
+  PRL_ACTION_COUNT,       /* bump the named counter (stats, metrics): .counter */
 } PrlActionKind;
 
 typedef struct {
-  guint64 txn;               /* PrlSipMessage.txn of the received request */
+  guint64 txn; /* PrlSipMessage.txn of the received request */
   guint status;
-  char *reason;              /* reason phrase (never NULL) */
-  guint retry_after_s;       /* Retry-After header when > 0 */
-  char *accept;              /* Accept header (415), or NULL */
-  char *contact;             /* Contact header (3xx), or NULL */
+  char *reason;        /* reason phrase (never NULL) */
+  guint retry_after_s; /* Retry-After header when > 0 */
+  char *accept;        /* Accept header (415), or NULL */
+  char *contact;       /* Contact header (3xx), or NULL */
 } PrlSipRespond;
 
 typedef struct {
@@ -37,10 +37,10 @@ typedef struct {
   PrlActionKind kind;
   union {
     PrlSipRespond respond;
-    PrlSipMessage *sip;      /* owned */
-    PrlXmppMessage *xmpp;    /* owned */
+    PrlSipMessage *sip;   /* owned */
+    PrlXmppMessage *xmpp; /* owned */
     PrlTimer timer;
-    const char *counter;     /* static string, e.g. "sip_in_relayed" */
+    const char *counter; /* static string, e.g. "sip_in_relayed" */
   };
 } PrlAction;
 

@@ -100,7 +100,7 @@ pct_decode (GString *out, const char *s, gsize len)
   for (gsize i = 0; i < len; i++) {
     if (s[i] == '%') {
       g_string_append_c (
-          out, (char) (g_ascii_xdigit_value (s[i + 1]) * 16 + g_ascii_xdigit_value (s[i + 2])));
+          out, (char)(g_ascii_xdigit_value (s[i + 1]) * 16 + g_ascii_xdigit_value (s[i + 2])));
       i += 2;
     } else
       g_string_append_c (out, s[i]);
@@ -115,7 +115,7 @@ pct_encode (GString *out, const char *s, gsize len, gboolean (*ok) (char))
     if (ok (s[i]))
       g_string_append_c (out, s[i]);
     else
-      g_string_append_printf (out, "%%%02X", (guint) (guchar) s[i]);
+      g_string_append_printf (out, "%%%02X", (guint)(guchar)s[i]);
   }
 }
 
@@ -167,7 +167,7 @@ valid_host (const char *s, gsize len)
       if (!g_ascii_isdigit (s[k]))
         last_numeric = FALSE;
       else if (value < 1000)
-        value = value * 10 + (guint) (s[k] - '0');
+        value = value * 10 + (guint)(s[k] - '0');
     }
     if (last_numeric) {
       numeric++;
@@ -211,7 +211,7 @@ parse_sip_uri (const char *s, SipUri *u, PrlAddrError *err)
   if (s == NULL)
     return fail (err, &E_SIP_SYNTAX);
   for (const char *p = s; *p != '\0'; p++)
-    if ((guchar) *p <= 0x20 || (guchar) *p >= 0x7f)
+    if ((guchar)*p <= 0x20 || (guchar)*p >= 0x7f)
       return fail (err, &E_SIP_SYNTAX);
 
   /* scheme */
@@ -221,7 +221,7 @@ parse_sip_uri (const char *s, SipUri *u, PrlAddrError *err)
   for (const char *p = s; p < colon; p++)
     if (!g_ascii_isalnum (*p) && *p != '+' && *p != '-' && *p != '.')
       return fail (err, &E_SIP_SYNTAX);
-  gsize scheme_len = (gsize) (colon - s);
+  gsize scheme_len = (gsize)(colon - s);
   if (!((scheme_len == 3 && g_ascii_strncasecmp (s, "sip", 3) == 0)
         || (scheme_len == 4 && g_ascii_strncasecmp (s, "sips", 4) == 0)))
     return fail (err, &E_SCHEME);
@@ -231,7 +231,7 @@ parse_sip_uri (const char *s, SipUri *u, PrlAddrError *err)
   /* userinfo: the user part never holds a raw '@' and nothing after the host may */
   const char *at = strchr (p, '@');
   if (at != NULL) {
-    gsize ulen = (gsize) (at - p);
+    gsize ulen = (gsize)(at - p);
     if (ulen == 0 || !check_escaped (p, ulen, is_user_char))
       return fail (err, &E_SIP_SYNTAX); /* empty user, bad %HH, ':' password, ... */
     u->user = g_string_sized_new (ulen);
@@ -251,7 +251,7 @@ parse_sip_uri (const char *s, SipUri *u, PrlAddrError *err)
   } else
     while (*p != '\0' && *p != ':' && *p != ';' && *p != '?')
       p++;
-  if (!valid_host (h, (gsize) (p - h)))
+  if (!valid_host (h, (gsize)(p - h)))
     return fail (err, &E_SIP_SYNTAX);
   u->host = g_ascii_strdown (h, p - h);
 
@@ -259,7 +259,7 @@ parse_sip_uri (const char *s, SipUri *u, PrlAddrError *err)
   if (*p == ':') {
     guint digits = 0, port = 0;
     for (p++; g_ascii_isdigit (*p); p++, digits++)
-      port = port * 10 + (guint) (*p - '0');
+      port = port * 10 + (guint)(*p - '0');
     if (digits == 0 || digits > 5 || port > 65535)
       return fail (err, &E_SIP_SYNTAX);
   }
@@ -269,7 +269,7 @@ parse_sip_uri (const char *s, SipUri *u, PrlAddrError *err)
     const char *name = ++p;
     while (*p != '\0' && *p != '=' && *p != ';' && *p != '?')
       p++;
-    gsize nlen = (gsize) (p - name);
+    gsize nlen = (gsize)(p - name);
     if (nlen == 0 || !check_escaped (name, nlen, is_param_char))
       return fail (err, &E_SIP_SYNTAX);
     const char *value = NULL;
@@ -278,7 +278,7 @@ parse_sip_uri (const char *s, SipUri *u, PrlAddrError *err)
       value = ++p;
       while (*p != '\0' && *p != ';' && *p != '?')
         p++;
-      vlen = (gsize) (p - value);
+      vlen = (gsize)(p - value);
       if (vlen == 0 || !check_escaped (value, vlen, is_param_char))
         return fail (err, &E_SIP_SYNTAX);
     }
@@ -299,9 +299,9 @@ parse_sip_uri (const char *s, SipUri *u, PrlAddrError *err)
       const char *hdr = p;
       while (*p != '\0' && *p != '&')
         p++;
-      const char *eq = memchr (hdr, '=', (gsize) (p - hdr));
-      if (eq == NULL || eq == hdr || !check_escaped (hdr, (gsize) (eq - hdr), is_header_char)
-          || !check_escaped (eq + 1, (gsize) (p - eq - 1), is_header_char))
+      const char *eq = memchr (hdr, '=', (gsize)(p - hdr));
+      if (eq == NULL || eq == hdr || !check_escaped (hdr, (gsize)(eq - hdr), is_header_char)
+          || !check_escaped (eq + 1, (gsize)(p - eq - 1), is_header_char))
         return fail (err, &E_SIP_SYNTAX);
     } while (*p == '&' && *++p != '\0');
   }
@@ -351,7 +351,7 @@ parse_jid (const char *s, Jid *j, PrlAddrError *err)
     return fail (err, &E_JID_SYNTAX);
 
   const char *slash = strchr (s, '/');
-  gsize bare_len = slash != NULL ? (gsize) (slash - s) : strlen (s);
+  gsize bare_len = slash != NULL ? (gsize)(slash - s) : strlen (s);
   if (slash != NULL) {
     gsize rlen = strlen (slash + 1);
     if (rlen == 0 || rlen > MAX_PART_BYTES)
@@ -362,7 +362,7 @@ parse_jid (const char *s, Jid *j, PrlAddrError *err)
   const char *at = memchr (s, '@', bare_len);
   const char *d = s;
   if (at != NULL) {
-    gsize llen = (gsize) (at - s);
+    gsize llen = (gsize)(at - s);
     if (llen == 0)
       return fail (err, &E_JID_SYNTAX);
     for (gsize i = 0; i < llen; i++)
@@ -373,7 +373,7 @@ parse_jid (const char *s, Jid *j, PrlAddrError *err)
     j->local = g_strndup (s, llen);
     d = at + 1;
   }
-  gsize dlen = bare_len - (gsize) (d - s);
+  gsize dlen = bare_len - (gsize)(d - s);
   if (!valid_host (d, dlen)) /* also refuses a second '@' */
     return fail (err, &E_JID_SYNTAX);
   j->domain = g_ascii_strdown (d, dlen);
@@ -406,7 +406,7 @@ static gboolean
 escape_local (const char *u, gsize len, GString *out, PrlAddrError *err)
 {
   for (gsize i = 0; i < len; i++)
-    if ((guchar) u[i] < 0x20 || u[i] == 0x7f)
+    if ((guchar)u[i] < 0x20 || u[i] == 0x7f)
       return fail (err, &E_USER_CONTROL);
   if (!g_utf8_validate_len (u, len, NULL))
     return fail (err, &E_USER_UTF8);
@@ -424,7 +424,7 @@ escape_local (const char *u, gsize len, GString *out, PrlAddrError *err)
     else
       escape = strchr (escapable, c) != NULL;
     if (escape)
-      g_string_append_printf (out, "\\%02x", (guint) (guchar) c);
+      g_string_append_printf (out, "\\%02x", (guint)(guchar)c);
     else
       g_string_append_c (out, c);
   }
@@ -573,17 +573,17 @@ prl_addr_sip_to_xmpp (const PrlCoreConfig *config, const char *from_uri, const c
     /* §7.1: To is user%40xmpp-domain@S; From is any SIP user */
     if (escaped_by_sip (config, from.host) != NULL || !in_list (config->sip_domains, from.host))
       return fail (err, &E_SENDER_DOMAIN);
-    const char *sep = g_strrstr_len (to.user->str, (gssize) to.user->len, "@");
+    const char *sep = g_strrstr_len (to.user->str, (gssize)to.user->len, "@");
     if (sep == NULL || sep == to.user->str)
       return fail (err, &E_NOT_ESC_XMPP);
     const char *d = sep + 1;
-    gsize dlen = to.user->len - (gsize) (d - to.user->str);
+    gsize dlen = to.user->len - (gsize)(d - to.user->str);
     if (!valid_host (d, dlen))
       return fail (err, &E_NOT_ESC_XMPP);
-    g_autofree char *domain = g_ascii_strdown (d, (gssize) dlen);
+    g_autofree char *domain = g_ascii_strdown (d, (gssize)dlen);
     if (rule_by_xmpp (config, domain) != NULL)
       return fail (err, &E_LOOP);
-    if (!escape_local (to.user->str, (gsize) (sep - to.user->str), tj, err))
+    if (!escape_local (to.user->str, (gsize)(sep - to.user->str), tj, err))
       return FALSE;
     g_string_append_printf (tj, "@%s", domain);
     if (!append_resource (tj, to.gr, err))
@@ -660,7 +660,7 @@ prl_addr_xmpp_to_sip (const PrlCoreConfig *config, const char *from_jid, const c
       return fail (err, &E_LOOP);
     if (!in_list (config->sip_domains, host))
       return fail (err, &E_NOT_SERVED);
-    pct_encode (tu, to_text->str, (gsize) (sep - to_text->str), is_user_char);
+    pct_encode (tu, to_text->str, (gsize)(sep - to_text->str), is_user_char);
     g_string_append_printf (tu, "@%s", host);
 
     g_string_append_printf (from_text, "@%s", from.domain);

@@ -12,9 +12,9 @@ G_BEGIN_DECLS
 
 /* Why a mapping failed: the SIP status and XMPP condition to answer with. */
 typedef struct {
-  guint sip_status;          /* 400, 403, 404, 416 ... */
-  const char *xmpp_condition;/* "jid-malformed", "item-not-found", ... (static) */
-  const char *text;          /* human-readable, static */
+  guint sip_status;           /* 400, 403, 404, 416 ... */
+  const char *xmpp_condition; /* "jid-malformed", "item-not-found", ... (static) */
+  const char *text;           /* human-readable, static */
 } PrlAddrError;
 
 /* SIP -> XMPP: From URI and Request-URI (or To) of a received MESSAGE to (full/bare) JIDs.

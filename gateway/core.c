@@ -250,9 +250,8 @@ reject_sip (GPtrArray *out, guint64 txn, guint status, const char *reason, guint
 
 /* An error stanza back to the sender of @from/@to/@id (RFC 6120 §8.3: swap, copy the id). */
 static void
-xmpp_error_detail (GPtrArray *out, const char *orig_from, const char *orig_to,
-                   const char *orig_id, const char *condition, const char *type, const char *text,
-                   const char *detail)
+xmpp_error_detail (GPtrArray *out, const char *orig_from, const char *orig_to, const char *orig_id,
+                   const char *condition, const char *type, const char *text, const char *detail)
 {
   PrlAction *a = prl_action_new (PRL_ACTION_XMPP_SEND);
   PrlXmppMessage *m = prl_xmpp_message_new ();

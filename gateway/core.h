@@ -12,33 +12,33 @@
 G_BEGIN_DECLS
 
 typedef enum {
-  PRL_ADDR_DIRECT,           /* same user@domain on both sides (RFC 7247 federation) */
-  PRL_ADDR_ESCAPED,          /* SIP users as XEP-0106-escaped JIDs under a gateway domain */
+  PRL_ADDR_DIRECT,  /* same user@domain on both sides (RFC 7247 federation) */
+  PRL_ADDR_ESCAPED, /* SIP users as XEP-0106-escaped JIDs under a gateway domain */
 } PrlAddrMode;
 
 typedef struct {
-  char *xmpp_domain;         /* the component domain that serves this rule */
+  char *xmpp_domain; /* the component domain that serves this rule */
   PrlAddrMode mode;
-  char *sip_domain;          /* direct: equal to xmpp_domain; escaped: the SIP domain routed to
-                                Parley under which XMPP users appear (user%40host@sip_domain) */
+  char *sip_domain; /* direct: equal to xmpp_domain; escaped: the SIP domain routed to
+                       Parley under which XMPP users appear (user%40host@sip_domain) */
 } PrlDomainRule;
 
 typedef struct {
-  GPtrArray *domains;        /* PrlDomainRule*, owned; at least one */
-  char **xmpp_domains;       /* direct mode: XMPP domains SIP users may reach; NULL = any */
-  char **sip_domains;        /* escaped mode: SIP domains XMPP users may reach; NULL = any */
-  char *id_prefix;           /* prefix of ids the core makes (XMPP ids, Call-IDs) */
-  gsize max_message_bytes;   /* bodies above this are refused (413 / policy-violation) */
-  gsize udp_request_limit;   /* no UDP request above this (whole request, RFC 3261 §18.1.1) */
-  gsize sip_header_reserve;  /* bytes the SIP stack adds that the core cannot see (Via, tags…) */
-  gboolean outbound_udp;     /* the SIP next hop is reached over UDP */
-  gboolean chunk_over_tcp;   /* split also when the next hop is TCP */
-  char *part_marker;         /* printf format with two %u (part, parts), e.g. "[%u/%u] " */
-  guint bounce_window_ms;    /* SIP->XMPP: wait this long for an XMPP error before 202 */
-  guint retry_after_s;       /* Retry-After on 503 while the XMPP link is down */
-  guint max_pending;         /* bound on SIP->XMPP transactions in their bounce window */
-  guint max_queued;          /* bound on XMPP->SIP messages waiting for their destination */
-  guint sip_window;          /* outstanding MESSAGEs per destination (RFC 3428: 1) */
+  GPtrArray *domains;       /* PrlDomainRule*, owned; at least one */
+  char **xmpp_domains;      /* direct mode: XMPP domains SIP users may reach; NULL = any */
+  char **sip_domains;       /* escaped mode: SIP domains XMPP users may reach; NULL = any */
+  char *id_prefix;          /* prefix of ids the core makes (XMPP ids, Call-IDs) */
+  gsize max_message_bytes;  /* bodies above this are refused (413 / policy-violation) */
+  gsize udp_request_limit;  /* no UDP request above this (whole request, RFC 3261 §18.1.1) */
+  gsize sip_header_reserve; /* bytes the SIP stack adds that the core cannot see (Via, tags…) */
+  gboolean outbound_udp;    /* the SIP next hop is reached over UDP */
+  gboolean chunk_over_tcp;  /* split also when the next hop is TCP */
+  char *part_marker;        /* printf format with two %u (part, parts), e.g. "[%u/%u] " */
+  guint bounce_window_ms;   /* SIP->XMPP: wait this long for an XMPP error before 202 */
+  guint retry_after_s;      /* Retry-After on 503 while the XMPP link is down */
+  guint max_pending;        /* bound on SIP->XMPP transactions in their bounce window */
+  guint max_queued;         /* bound on XMPP->SIP messages waiting for their destination */
+  guint sip_window;         /* outstanding MESSAGEs per destination (RFC 3428: 1) */
 } PrlCoreConfig;
 
 /* Fills @config with the documented defaults (examples/parley.conf) and no domains. */

@@ -13,7 +13,9 @@
 
 #include <string.h>
 
-G_DEFINE_QUARK (prl - cpim - error - quark, prl_cpim_error)
+/* clang-format off */
+G_DEFINE_QUARK (prl-cpim-error-quark, prl_cpim_error)
+/* clang-format on */
 
 static void
 header_free (PrlCpimHeader *h)

@@ -250,7 +250,7 @@ prl_error_sip_to_xmpp (guint status)
       break;
     }
   }
-  return (PrlXmppError) { condition, prl_error_type_for (condition) };
+  return (PrlXmppError){ condition, prl_error_type_for (condition) };
 }
 
 guint

@@ -9,8 +9,8 @@
 G_BEGIN_DECLS
 
 typedef struct {
-  const char *condition;     /* RFC 6120 defined condition, e.g. "item-not-found" */
-  const char *type;          /* "cancel", "modify", "auth", "wait" (RFC 6120 §8.3.3) */
+  const char *condition; /* RFC 6120 defined condition, e.g. "item-not-found" */
+  const char *type;      /* "cancel", "modify", "auth", "wait" (RFC 6120 §8.3.3) */
 } PrlXmppError;
 
 /* SIP final response (300-699) -> XMPP error (RFC 7247 Table 3 and class defaults). */

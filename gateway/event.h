@@ -11,28 +11,28 @@
 G_BEGIN_DECLS
 
 typedef enum {
-  PRL_EVENT_SIP_MESSAGE,     /* .sip: a MESSAGE request arrived; .sip.txn names the transaction */
-  PRL_EVENT_SIP_RESPONSE,    /* .response: final response to a request the core sent */
-  PRL_EVENT_XMPP_MESSAGE,    /* .xmpp: a <message/> arrived over the component link */
-  PRL_EVENT_XMPP_LINK,       /* .link_up: the component link is authenticated (TRUE) or lost */
-  PRL_EVENT_TIMER,           /* .timer_id: a timer the core started (PRL_ACTION_TIMER) fired */
-  PRL_EVENT_TICK,            /* 1 s housekeeping */
+  PRL_EVENT_SIP_MESSAGE,  /* .sip: a MESSAGE request arrived; .sip.txn names the transaction */
+  PRL_EVENT_SIP_RESPONSE, /* .response: final response to a request the core sent */
+  PRL_EVENT_XMPP_MESSAGE, /* .xmpp: a <message/> arrived over the component link */
+  PRL_EVENT_XMPP_LINK,    /* .link_up: the component link is authenticated (TRUE) or lost */
+  PRL_EVENT_TIMER,        /* .timer_id: a timer the core started (PRL_ACTION_TIMER) fired */
+  PRL_EVENT_TICK,         /* 1 s housekeeping */
 } PrlEventKind;
 
 typedef struct {
-  guint64 request;           /* PrlSipMessage.txn of the sent request */
-  guint status;              /* final status (>= 200); 408 for a local transaction timeout */
-  char *reason;              /* reason phrase, or NULL */
-  char *contact;             /* first Contact URI of a 3xx, or NULL */
+  guint64 request; /* PrlSipMessage.txn of the sent request */
+  guint status;    /* final status (>= 200); 408 for a local transaction timeout */
+  char *reason;    /* reason phrase, or NULL */
+  char *contact;   /* first Contact URI of a 3xx, or NULL */
 } PrlSipResponse;
 
 typedef struct {
   PrlEventKind kind;
-  gint64 now_us;             /* wall clock in the daemon, fixed in tests */
+  gint64 now_us; /* wall clock in the daemon, fixed in tests */
   union {
-    PrlSipMessage *sip;      /* borrowed */
+    PrlSipMessage *sip; /* borrowed */
     PrlSipResponse response;
-    PrlXmppMessage *xmpp;    /* borrowed */
+    PrlXmppMessage *xmpp; /* borrowed */
     gboolean link_up;
     guint64 timer_id;
   };

@@ -13,26 +13,26 @@ G_BEGIN_DECLS
 
 /* One SIP MESSAGE request, received (event) or to send (action). */
 typedef struct {
-  guint64 txn;               /* received: the adapter's server-transaction id, quoted back in
-                                PRL_ACTION_SIP_RESPOND; sent: the core's request id, quoted back
-                                in PRL_EVENT_SIP_RESPONSE, the same for every part of a chunked
-                                message (sip/sip.h: parts 2..n reuse part 1's handle) */
-  gboolean is_udp;           /* received: came over UDP */
-  char *request_uri;         /* "sip:bob@xmpp.example.com" (as on the wire, params kept) */
-  char *from;                /* From URI without display name and tag, params kept
-                                ("sip:alice@sip.example.net;gr=x") */
-  char *to;                  /* To URI, same form */
+  guint64 txn;       /* received: the adapter's server-transaction id, quoted back in
+                        PRL_ACTION_SIP_RESPOND; sent: the core's request id, quoted back
+                        in PRL_EVENT_SIP_RESPONSE, the same for every part of a chunked
+                        message (sip/sip.h: parts 2..n reuse part 1's handle) */
+  gboolean is_udp;   /* received: came over UDP */
+  char *request_uri; /* "sip:bob@xmpp.example.com" (as on the wire, params kept) */
+  char *from;        /* From URI without display name and tag, params kept
+                        ("sip:alice@sip.example.net;gr=x") */
+  char *to;          /* To URI, same form */
   char *call_id;
   guint32 cseq;
   char *subject;
-  char *content_type;        /* whole header value, parameters included, or NULL */
+  char *content_type; /* whole header value, parameters included, or NULL */
   char *content_language;
-  char *date;                /* Date: header value, or NULL */
-  char *body;                /* body bytes, NUL-terminated for convenience; may hold NULs */
+  char *date; /* Date: header value, or NULL */
+  char *body; /* body bytes, NUL-terminated for convenience; may hold NULs */
   gsize body_len;
-  guint part;                /* sent only: 1-based part number of a chunked message */
-  guint parts;               /* sent only: number of parts (1 = not chunked) */
-  gsize size_estimate;       /* sent only: the core's estimate of the whole request in bytes */
+  guint part;          /* sent only: 1-based part number of a chunked message */
+  guint parts;         /* sent only: number of parts (1 = not chunked) */
+  gsize size_estimate; /* sent only: the core's estimate of the whole request in bytes */
 } PrlSipMessage;
 
 PrlSipMessage *prl_sip_message_new (void);
@@ -44,21 +44,21 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrlSipMessage, prl_sip_message_free)
 
 /* One XMPP <message/> stanza, received (event) or to send (action). */
 typedef struct {
-  char *from;                /* JID as on the wire (full or bare); NULL only if missing */
+  char *from; /* JID as on the wire (full or bare); NULL only if missing */
   char *to;
   char *id;
-  char *type;                /* NULL (absent), "normal", "chat", "headline", "groupchat", "error" */
-  char *lang;                /* xml:lang of the stanza */
+  char *type; /* NULL (absent), "normal", "chat", "headline", "groupchat", "error" */
+  char *lang; /* xml:lang of the stanza */
   char *subject;
   char *thread;
-  char *body;                /* text of <body/> (UTF-8), NULL if there is none */
-  gboolean has_chat_state;   /* an XEP-0085 element was present */
-  gboolean has_payload;      /* other child elements the codec did not map */
+  char *body;              /* text of <body/> (UTF-8), NULL if there is none */
+  gboolean has_chat_state; /* an XEP-0085 element was present */
+  gboolean has_payload;    /* other child elements the codec did not map */
   /* type='error' only (RFC 6120 §8.3) */
-  char *error_type;          /* "cancel", "modify", "auth", "wait" */
-  char *error_condition;     /* "item-not-found", ... (urn:ietf:params:xml:ns:xmpp-stanzas) */
-  char *error_text;          /* <text/>, or NULL */
-  char *error_detail;        /* character data of the condition element (gone/redirect URI) */
+  char *error_type;      /* "cancel", "modify", "auth", "wait" */
+  char *error_condition; /* "item-not-found", ... (urn:ietf:params:xml:ns:xmpp-stanzas) */
+  char *error_text;      /* <text/>, or NULL */
+  char *error_detail;    /* character data of the condition element (gone/redirect URI) */
 } PrlXmppMessage;
 
 PrlXmppMessage *prl_xmpp_message_new (void);

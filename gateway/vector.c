@@ -18,7 +18,9 @@
 
 #include <string.h>
 
-G_DEFINE_QUARK (prl - vector - error - quark, prl_vector_error)
+/* clang-format off */
+G_DEFINE_QUARK (prl-vector-error-quark, prl_vector_error)
+/* clang-format on */
 
 /* ---------------------------------------------------------------- lifetime */
 
@@ -414,7 +416,8 @@ static const struct {
   { "sip.message", PRL_VECTOR_STEP_EVENT, PRL_EVENT_SIP_MESSAGE,
     " now txn transport ruri from to call-id cseq subject content-type content-language date "
     "body " },
-  { "sip.response", PRL_VECTOR_STEP_EVENT, PRL_EVENT_SIP_RESPONSE, " now request status reason contact " },
+  { "sip.response", PRL_VECTOR_STEP_EVENT, PRL_EVENT_SIP_RESPONSE,
+    " now request status reason contact " },
   { "xmpp.message", PRL_VECTOR_STEP_EVENT, PRL_EVENT_XMPP_MESSAGE,
     " now from to id type lang subject thread body chat-state payload error-type "
     "error-condition error-text error-detail " },

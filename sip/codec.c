@@ -15,7 +15,9 @@
 #include <sofia-sip/su_alloc.h>
 #include <sofia-sip/url.h>
 
-G_DEFINE_QUARK (prl - sip - error - quark, prl_sip_error)
+/* clang-format off */
+G_DEFINE_QUARK (prl-sip-error-quark, prl_sip_error)
+/* clang-format on */
 
 /* A temporary su_home for sofia's encoders, freed by g_auto. */
 typedef struct {

@@ -41,9 +41,9 @@ check_safe (const char *s, gboolean is_uri)
 {
   g_assert (s != NULL);
   for (const char *p = s; *p != '\0'; p++) {
-    g_assert ((guchar) *p >= 0x20 && *p != 0x7f);
+    g_assert ((guchar)*p >= 0x20 && *p != 0x7f);
     if (is_uri)
-      g_assert (*p != '<' && *p != '>' && *p != '"' && *p != ' ' && (guchar) *p < 0x80);
+      g_assert (*p != '<' && *p != '>' && *p != '"' && *p != ' ' && (guchar)*p < 0x80);
   }
 }
 
@@ -63,14 +63,14 @@ same_jid (const char *a, const char *b)
   const char *sa = strchr (a, '/'), *sb = strchr (b, '/');
   if ((sa == NULL) != (sb == NULL) || (sa != NULL && strcmp (sa, sb) != 0))
     return FALSE;
-  gsize la = sa != NULL ? (gsize) (sa - a) : strlen (a);
-  gsize lb = sb != NULL ? (gsize) (sb - b) : strlen (b);
+  gsize la = sa != NULL ? (gsize)(sa - a) : strlen (a);
+  gsize lb = sb != NULL ? (gsize)(sb - b) : strlen (b);
   const char *aa = memchr (a, '@', la), *ab = memchr (b, '@', lb);
   if ((aa == NULL) != (ab == NULL))
     return FALSE;
   if (aa == NULL)
     return same_from (a, la, b, lb, 0);
-  gsize lla = (gsize) (aa - a), llb = (gsize) (ab - b);
+  gsize lla = (gsize)(aa - a), llb = (gsize)(ab - b);
   if (!same_from (aa + 1, la - lla - 1, ab + 1, lb - llb - 1, 0))
     return FALSE;
   gsize exact = lla;
@@ -78,7 +78,7 @@ same_jid (const char *a, const char *b)
       && g_ascii_strncasecmp (aa + 1, "gw.example.com", la - lla - 1) == 0) {
     g_autofree char *local = g_strndup (a, lla);
     const char *host = g_strrstr (local, "\\40");
-    exact = host != NULL ? (gsize) (host - local) + 3 : lla;
+    exact = host != NULL ? (gsize)(host - local) + 3 : lla;
   }
   return same_from (a, lla, b, llb, exact);
 }
@@ -148,13 +148,13 @@ vector_field (const char *text, const char *name)
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  const char *text = (const char *) data;
+  const char *text = (const char *)data;
   const char *nl = memchr (text, '\n', size);
-  gsize alen = nl != NULL ? (gsize) (nl - text) : size;
+  gsize alen = nl != NULL ? (gsize)(nl - text) : size;
   const char *rest = nl != NULL ? nl + 1 : text + size;
-  gsize rsize = size - (gsize) (rest - text);
+  gsize rsize = size - (gsize)(rest - text);
   const char *nl2 = memchr (rest, '\n', rsize);
-  gsize blen = nl2 != NULL ? (gsize) (nl2 - rest) : rsize;
+  gsize blen = nl2 != NULL ? (gsize)(nl2 - rest) : rsize;
 
   g_autofree char *a = g_strndup (text, alen); /* stops at a NUL byte, as C strings do */
   g_autofree char *b = g_strndup (rest, blen);

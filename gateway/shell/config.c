@@ -16,7 +16,9 @@
 
 #include "parley-version.h"
 
+/* clang-format off */
 G_DEFINE_QUARK (prl-config-error-quark, prl_config_error)
+/* clang-format on */
 
 /* Bytes sofia adds to every MESSAGE besides User-Agent and the lines the core estimates
  * (see load_core). */
@@ -28,9 +30,9 @@ typedef struct {
   const char *group;
   const char *key;
   KeyType type;
-  const char *def;           /* default, as text; NULL = required */
-  guint64 min, max;          /* T_UINT bounds */
-  const char *choices;       /* T_ENUM / T_LIST items, ';'-separated; NULL = free */
+  const char *def;     /* default, as text; NULL = required */
+  guint64 min, max;    /* T_UINT bounds */
+  const char *choices; /* T_ENUM / T_LIST items, ';'-separated; NULL = free */
 } KeySpec;
 
 /* Every key of parley.conf. Keep examples/parley.conf in step (a unit test compares them). */
@@ -73,7 +75,7 @@ static const KeySpec schema[] = {
 typedef struct {
   const char *name;
   GKeyFile *kf;
-  GHashTable *lines;         /* "group\nkey" or "group" -> line number */
+  GHashTable *lines; /* "group\nkey" or "group" -> line number */
   GString *problems;
   guint n_problems;
 } Loader;
@@ -90,7 +92,7 @@ index_lines (Loader *l, const char *data)
     if (line[0] == '[') {
       char *end = strchr (line, ']');
       g_free (group);
-      group = g_strndup (line + 1, end ? (gsize) (end - line - 1) : strlen (line + 1));
+      group = g_strndup (line + 1, end ? (gsize)(end - line - 1) : strlen (line + 1));
       g_hash_table_insert (l->lines, g_strdup (group), GUINT_TO_POINTER (i + 1));
       continue;
     }
@@ -172,7 +174,7 @@ raw_value (Loader *l, const KeySpec *s)
 static gboolean
 has_control (const char *s)
 {
-  for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++)
     if (*p < 0x20 || *p == 0x7f)
       return TRUE;
   return FALSE;
@@ -193,7 +195,7 @@ get_string (Loader *l, const char *group, const char *key)
   }
   if (s->type == T_ENUM) {
     g_auto (GStrv) choices = g_strsplit (s->choices, ";", -1);
-    if (!g_strv_contains ((const char *const *) choices, v)) {
+    if (!g_strv_contains ((const char *const *)choices, v)) {
       problem (l, group, key, "'%s' is not one of: %s", v, s->choices);
       g_free (v);
       return NULL;
@@ -214,11 +216,12 @@ get_uint (Loader *l, const char *group, const char *key)
     return 0;
   g_strstrip (v);
   if (!g_ascii_string_to_unsigned (v, 10, s->min, s->max, &n, &error)) {
-    problem (l, group, key, "'%s' is not a whole number from %" G_GUINT64_FORMAT " to %"
-             G_GUINT64_FORMAT, v, s->min, s->max);
-    return (guint) g_ascii_strtoull (s->def, NULL, 10);
+    problem (l, group, key,
+             "'%s' is not a whole number from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT, v,
+             s->min, s->max);
+    return (guint)g_ascii_strtoull (s->def, NULL, 10);
   }
-  return (guint) n;
+  return (guint)n;
 }
 
 static gboolean
@@ -259,7 +262,7 @@ get_list (Loader *l, const char *group, const char *key)
       problem (l, group, key, "item %u contains control characters", i + 1);
       continue;
     }
-    if (choices && !g_strv_contains ((const char *const *) choices, item)) {
+    if (choices && !g_strv_contains ((const char *const *)choices, item)) {
       problem (l, group, key, "'%s' is not one of: %s", item, s->choices);
       continue;
     }
@@ -334,8 +337,8 @@ load_sip (Loader *l, PrlConfig *c)
     problem (l, "sip", "bind", "'%s' must be a literal IP address", s->bind_address);
   s->port = get_uint (l, "sip", "port");
   g_auto (GStrv) transports = get_list (l, "sip", "transports");
-  s->udp = transports && g_strv_contains ((const char *const *) transports, "udp");
-  s->tcp = transports && g_strv_contains ((const char *const *) transports, "tcp");
+  s->udp = transports && g_strv_contains ((const char *const *)transports, "udp");
+  s->tcp = transports && g_strv_contains ((const char *const *)transports, "tcp");
   if (!s->udp && !s->tcp)
     problem (l, "sip", "transports", "at least one of udp, tcp is needed");
   s->outbound_proxy = get_string (l, "sip", "outbound_proxy");
@@ -380,7 +383,8 @@ load_core (Loader *l, PrlConfig *c)
   k->chunk_over_tcp = get_bool (l, "core", "chunk_over_tcp");
   char *marker = get_string (l, "core", "part_marker");
   if (marker && !valid_marker (marker))
-    problem (l, "core", "part_marker", "needs exactly two %%u (part, parts), no other %% "
+    problem (l, "core", "part_marker",
+             "needs exactly two %%u (part, parts), no other %% "
              "conversion, at most 32 bytes");
   if (marker) {
     g_free (k->part_marker);
@@ -405,7 +409,8 @@ load_core (Loader *l, PrlConfig *c)
     prl_core_config_add_domain (k, component, PRL_ADDR_ESCAPED, sip_domain);
   } else {
     if (sip_domain && sip_domain[0] != '\0')
-      problem (l, "mapping", "sip_domain", "only used in escaped mode (direct mode uses the "
+      problem (l, "mapping", "sip_domain",
+               "only used in escaped mode (direct mode uses the "
                "component domain)");
     prl_core_config_add_domain (k, component, PRL_ADDR_DIRECT, component);
   }
@@ -425,7 +430,7 @@ prl_config_load_data (const char *name, const char *data, GError **error)
   c->path = g_strdup (name);
   prl_core_config_init (&c->core);
   g_key_file_set_list_separator (kf, ';');
-  if (!g_key_file_load_from_data (kf, data, (gsize) -1, G_KEY_FILE_NONE, &parse_error)) {
+  if (!g_key_file_load_from_data (kf, data, (gsize)-1, G_KEY_FILE_NONE, &parse_error)) {
     g_set_error (error, PRL_CONFIG_ERROR, PRL_CONFIG_ERROR_READ, "%s: %s", name,
                  parse_error->message);
     return NULL;

@@ -18,13 +18,13 @@ G_BEGIN_DECLS
 #define PRL_CONFIG_ERROR (prl_config_error_quark ())
 GQuark prl_config_error_quark (void);
 typedef enum {
-  PRL_CONFIG_ERROR_READ,     /* the file could not be read or parsed */
-  PRL_CONFIG_ERROR_INVALID,  /* one or more keys are wrong; the message lists each */
+  PRL_CONFIG_ERROR_READ,    /* the file could not be read or parsed */
+  PRL_CONFIG_ERROR_INVALID, /* one or more keys are wrong; the message lists each */
 } PrlConfigError;
 
 typedef struct {
   char *path;
-  char **debug_domains;      /* [daemon] debug_domains */
+  char **debug_domains; /* [daemon] debug_domains */
   PrlCoreConfig core;
   PrlXmppLinkConfig xmpp;
   PrlSipAgentConfig sip;

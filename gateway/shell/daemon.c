@@ -17,9 +17,9 @@ struct _PrlDaemon {
   PrlCore *core;
   PrlXmppLink *xmpp;
   PrlSipAgent *sip;
-  GHashTable *counters;      /* const char* (static) -> guint64* */
-  GHashTable *timers;        /* guint64 core timer id -> GSource id */
-  GQueue deferred;           /* PrlEvent* produced while executing actions */
+  GHashTable *counters; /* const char* (static) -> guint64* */
+  GHashTable *timers;   /* guint64 core timer id -> GSource id */
+  GQueue deferred;      /* PrlEvent* produced while executing actions */
   gboolean dispatching;
   guint tick_id;
   PrlDaemonDoneFunc stop_done;
@@ -40,7 +40,7 @@ count (PrlDaemon *self, const char *name)
   guint64 *n = g_hash_table_lookup (self->counters, name);
   if (n == NULL) {
     n = g_new0 (guint64, 1);
-    g_hash_table_insert (self->counters, (gpointer) name, n);
+    g_hash_table_insert (self->counters, (gpointer)name, n);
   }
   (*n)++;
 }
@@ -127,8 +127,8 @@ dispatch (PrlDaemon *self, const PrlEvent *event)
 static void
 on_xmpp_message (PrlXmppLink *link, const PrlXmppMessage *msg, gpointer user_data)
 {
-  PrlEvent ev = { .kind = PRL_EVENT_XMPP_MESSAGE, .now_us = now_us (),
-                  .xmpp = (PrlXmppMessage *) msg };
+  PrlEvent ev
+      = { .kind = PRL_EVENT_XMPP_MESSAGE, .now_us = now_us (), .xmpp = (PrlXmppMessage *)msg };
   dispatch (user_data, &ev);
 }
 
@@ -148,8 +148,7 @@ on_xmpp_state (PrlXmppLink *link, gboolean online, gpointer user_data)
 static void
 on_sip_message (PrlSipAgent *agent, const PrlSipMessage *msg, gpointer user_data)
 {
-  PrlEvent ev = { .kind = PRL_EVENT_SIP_MESSAGE, .now_us = now_us (),
-                  .sip = (PrlSipMessage *) msg };
+  PrlEvent ev = { .kind = PRL_EVENT_SIP_MESSAGE, .now_us = now_us (), .sip = (PrlSipMessage *)msg };
   dispatch (user_data, &ev);
 }
 
@@ -160,8 +159,8 @@ on_sip_response (PrlSipAgent *agent, guint64 request, guint status, const char *
   PrlEvent ev = { .kind = PRL_EVENT_SIP_RESPONSE, .now_us = now_us () };
   ev.response.request = request;
   ev.response.status = status;
-  ev.response.reason = (char *) reason;
-  ev.response.contact = (char *) contact;
+  ev.response.reason = (char *)reason;
+  ev.response.contact = (char *)contact;
   dispatch (user_data, &ev);
 }
 
@@ -247,22 +246,23 @@ void
 prl_daemon_dump_stats (PrlDaemon *self)
 {
   g_autoptr (GList) names = g_hash_table_get_keys (self->counters);
-  names = g_list_sort (names, (GCompareFunc) g_strcmp0);
+  names = g_list_sort (names, (GCompareFunc)g_strcmp0);
   g_autoptr (GString) s = g_string_new ("counters:");
   for (GList *l = names; l; l = l->next)
-    g_string_append_printf (s, " %s=%" G_GUINT64_FORMAT, (const char *) l->data,
-                            *(guint64 *) g_hash_table_lookup (self->counters, l->data));
+    g_string_append_printf (s, " %s=%" G_GUINT64_FORMAT, (const char *)l->data,
+                            *(guint64 *)g_hash_table_lookup (self->counters, l->data));
   g_string_append_printf (s, "; pending=%u queued=%u", prl_core_pending (self->core),
                           prl_core_queued (self->core));
   const PrlXmppLinkStats *x = prl_xmpp_link_stats (self->xmpp);
-  g_string_append_printf (s, "; xmpp rx=%" G_GUINT64_FORMAT " tx=%" G_GUINT64_FORMAT
+  g_string_append_printf (s,
+                          "; xmpp rx=%" G_GUINT64_FORMAT " tx=%" G_GUINT64_FORMAT
                           " malformed=%" G_GUINT64_FORMAT " connects=%" G_GUINT64_FORMAT,
                           x->rx_messages, x->tx_messages, x->rx_malformed, x->connects);
   const PrlSipAgentStats *p = prl_sip_agent_stats (self->sip);
-  g_string_append_printf (s, "; sip rx=%" G_GUINT64_FORMAT " malformed=%" G_GUINT64_FORMAT
-                          " unparseable=%" G_GUINT64_FORMAT " duplicates=%" G_GUINT64_FORMAT
-                          " tx=%" G_GUINT64_FORMAT,
-                          p->rx_requests, p->rx_malformed, p->rx_unparseable, p->rx_duplicates,
-                          p->tx_requests);
+  g_string_append_printf (
+      s,
+      "; sip rx=%" G_GUINT64_FORMAT " malformed=%" G_GUINT64_FORMAT
+      " unparseable=%" G_GUINT64_FORMAT " duplicates=%" G_GUINT64_FORMAT " tx=%" G_GUINT64_FORMAT,
+      p->rx_requests, p->rx_malformed, p->rx_unparseable, p->rx_duplicates, p->tx_requests);
   g_message ("%s", s->str);
 }

@@ -79,7 +79,7 @@ main (int argc, char **argv)
 
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_set_summary (ctx, "Relays instant messages between an XMPP server (as an "
-                                "XEP-0114 component) and a SIP domain.");
+                                     "XEP-0114 component) and a SIP domain.");
   if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
     fprintf (stderr, "parleyd: %s\n", error->message);
     return 2;

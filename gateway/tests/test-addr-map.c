@@ -43,7 +43,7 @@ xep0106_escape (const char *text)
   GString *out = g_string_new (NULL);
   for (const char *p = text; *p != '\0'; p++) {
     if (strchr (" \"&'/:<>@", *p) != NULL || (*p == '\\' && starts_sequence (p + 1)))
-      g_string_append_printf (out, "\\%02x", (guint) (guchar) *p);
+      g_string_append_printf (out, "\\%02x", (guint)(guchar)*p);
     else
       g_string_append_c (out, *p);
   }
@@ -58,7 +58,7 @@ pct (const char *text, const char *keep)
     if (g_ascii_isalnum (*p) || strchr (keep, *p) != NULL)
       g_string_append_c (out, *p);
     else
-      g_string_append_printf (out, "%%%02X", (guint) (guchar) *p);
+      g_string_append_printf (out, "%%%02X", (guint)(guchar)*p);
   }
   return g_string_free (out, FALSE);
 }
@@ -126,7 +126,7 @@ static char *
 random_text (GRand *rng, guint max_atoms)
 {
   GString *s = g_string_new (NULL);
-  guint n = (guint) g_rand_int_range (rng, 1, (gint32)max_atoms + 1);
+  guint n = (guint)g_rand_int_range (rng, 1, (gint32)max_atoms + 1);
   for (guint i = 0; i < n; i++)
     g_string_append (s, atoms[g_rand_int_range (rng, 0, G_N_ELEMENTS (atoms))]);
   /* XEP-0106: a localpart neither starts nor ends with \20 (addressing.md §4.2) */
@@ -255,7 +255,7 @@ test_sip_normalisation (void)
       if (raw_ok && g_rand_boolean (rng))
         g_string_append_c (odd, *p);
       else
-        g_string_append_printf (odd, g_rand_boolean (rng) ? "%%%02x" : "%%%02X", (guint) (guchar) *p);
+        g_string_append_printf (odd, g_rand_boolean (rng) ? "%%%02x" : "%%%02X", (guint)(guchar)*p);
     }
     g_string_append (odd, "@XMPP.Example.COM");
     g_autofree char *to = g_string_free (odd, FALSE);
@@ -320,7 +320,7 @@ assert_safe (const char *s, gboolean is_uri)
   for (const char *p = s; *p != '\0'; p++) {
     g_assert_true (*p != '\r' && *p != '\n');
     if (is_uri)
-      g_assert_true (*p != '<' && *p != '>' && *p != '"' && (guchar) *p > 0x20 && (guchar) *p < 0x7f);
+      g_assert_true (*p != '<' && *p != '>' && *p != '"' && (guchar)*p > 0x20 && (guchar)*p < 0x7f);
   }
 }
 

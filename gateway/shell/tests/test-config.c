@@ -31,24 +31,28 @@ test_every_problem_reported (void)
                      "host = xmpp.example.com\n" /* line 2: not an IP */
                      "component = sip.example.net\n"
                      "secret = s\n"
-                     "port = 99999\n"            /* line 5: out of range */
-                     "colour = blue\n"           /* line 6: unknown key */
+                     "port = 99999\n"  /* line 5: out of range */
+                     "colour = blue\n" /* line 6: unknown key */
                      "[sip]\n"
-                     "transports = udp;sctp\n"   /* line 8: bad item */
+                     "transports = udp;sctp\n" /* line 8: bad item */
                      "[core]\n"
-                     "part_marker = %s %u\n"     /* line 10: bad format */
-                     "chunk_over_tcp = maybe\n"  /* line 11 */
+                     "part_marker = %s %u\n"    /* line 10: bad format */
+                     "chunk_over_tcp = maybe\n" /* line 11 */
                      "[mapping]\n"
-                     "mode = escaped\n"          /* missing sip_domain */
-                     "[colours]\n";              /* line 14: unknown group */
+                     "mode = escaped\n" /* missing sip_domain */
+                     "[colours]\n";     /* line 14: unknown group */
   g_autoptr (GError) error = NULL;
   g_autoptr (PrlConfig) c = prl_config_load_data ("t.conf", text, &error);
   g_assert_null (c);
   g_assert_error (error, PRL_CONFIG_ERROR, PRL_CONFIG_ERROR_INVALID);
-  const char *want[] = { "t.conf:2: [xmpp] host", "t.conf:5: [xmpp] port",
-                         "t.conf:6: [xmpp] colour: unknown key", "t.conf:8: [sip] transports",
-                         "t.conf:10: [core] part_marker", "t.conf:11: [core] chunk_over_tcp",
-                         "[mapping] sip_domain", "t.conf:14: [colours]: unknown group" };
+  const char *want[] = { "t.conf:2: [xmpp] host",
+                         "t.conf:5: [xmpp] port",
+                         "t.conf:6: [xmpp] colour: unknown key",
+                         "t.conf:8: [sip] transports",
+                         "t.conf:10: [core] part_marker",
+                         "t.conf:11: [core] chunk_over_tcp",
+                         "[mapping] sip_domain",
+                         "t.conf:14: [colours]: unknown group" };
   for (gsize i = 0; i < G_N_ELEMENTS (want); i++)
     if (strstr (error->message, want[i]) == NULL)
       g_error ("missing '%s' in:\n%s", want[i], error->message);
@@ -65,8 +69,10 @@ test_required_and_modes (void)
   g_clear_error (&error);
 
   g_autoptr (PrlConfig) esc = prl_config_load_data (
-      "x.conf", "[xmpp]\ncomponent=gw.example.com\nsecret=s\n[mapping]\nmode=escaped\n"
-      "sip_domain=sipgw.example.net\n[sip]\noutbound_proxy=sip:10.0.0.1;transport=tcp\n", &error);
+      "x.conf",
+      "[xmpp]\ncomponent=gw.example.com\nsecret=s\n[mapping]\nmode=escaped\n"
+      "sip_domain=sipgw.example.net\n[sip]\noutbound_proxy=sip:10.0.0.1;transport=tcp\n",
+      &error);
   g_assert_no_error (error);
   g_assert_cmpuint (esc->core.domains->len, ==, 1);
   PrlDomainRule *r = g_ptr_array_index (esc->core.domains, 0);
