@@ -15,6 +15,8 @@ def port_or_free(preferred):
     import socket
     for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
         s = socket.socket(socket.AF_INET, kind)
+        # servers bind with SO_REUSEADDR: a port in TIME_WAIT after a previous run is free
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", preferred))
         except OSError:
