@@ -81,6 +81,17 @@ def xmpp_to_sip(st, jul, bob, mode):
             err and err["xml"])
 
 
+def check_log(st):
+    """Structured logging, one domain per folder, and never a message body (DESIGN.md §10),
+    even with every debug domain on (the harness runs parleyd with G_MESSAGES_DEBUG=all)."""
+    c = st.checks
+    text = st.parley.text()
+    for domain in ("parley-daemon", "parley-xmpp", "parley-sip", "parley-strophe", "parley-sofia"):
+        c.check(domain in text, "log domain %s in parleyd's log" % domain)
+    for needle in ("Grüße aus Köln", "Lunch? – Mittag", "Objet – été", H.SECRET):
+        c.check(needle not in text, "parleyd's log does not contain %r" % needle)
+
+
 def body(st):
     st.start_xmpp()
     st.start_kamailio()
@@ -89,6 +100,7 @@ def body(st):
     bob = st.sipp_uas("bob")
     for mode in ("direct", "escaped"):
         if mode == "escaped":
+            check_log(st)
             rc = st.stop_parleyd()
             st.checks.eq(rc, 0, "parleyd exit code on SIGTERM")
             st.start_parleyd("escaped")
