@@ -189,6 +189,17 @@ prl_core_new (const PrlCoreConfig *config)
 }
 
 void
+prl_core_set_config (PrlCore *self, const PrlCoreConfig *config)
+{
+  g_return_if_fail (self != NULL && config != NULL);
+  /* Nothing in flight points into the configuration (pending transactions and queued
+   * messages own copies of what they need), so it can be swapped between events. */
+  PrlCoreConfig old = self->config;
+  config_copy (&self->config, config);
+  prl_core_config_clear (&old);
+}
+
+void
 prl_core_free (PrlCore *self)
 {
   if (self == NULL)

@@ -53,6 +53,9 @@ typedef struct _PrlCore PrlCore;
 /* @config is copied. */
 PrlCore *prl_core_new (const PrlCoreConfig *config);
 void prl_core_free (PrlCore *core);
+/* Replaces the configuration (config.reload): @config is copied; messages in flight finish
+ * under the rules they started with where it matters (parts already cut stay as cut). */
+void prl_core_set_config (PrlCore *core, const PrlCoreConfig *config);
 /* Feeds one event; appends (transfer full) PrlAction* to @out. @event is borrowed for the call
  * only. Cannot fail: bad input yields reply actions (SIP 4xx, XMPP <error/>) and a counter. */
 void prl_core_handle (PrlCore *core, const PrlEvent *event, GPtrArray *out);

@@ -1,0 +1,126 @@
+/* store/store.h - the offline store: messages parked for users who are offline (front door).
+ *
+ * DESIGN.md §7. A PrlStore is a small vtable (STYLE.md §3.8) with two implementations:
+ * "redis" (store-redis.c: hiredis async on a GSource of our own, atomic Lua scripts, every key
+ * of one user under one Redis Cluster hash tag) and "memory" (store-memory.c: for unit tests
+ * and for running without Redis). Every operation is asynchronous and answers exactly once
+ * through its callback, on the default GMainContext, never from inside the call itself.
+ *
+ * Delivery guarantee (with the core): a message is parked before the sender is acknowledged;
+ * it leaves the store only when prl_store_ack() is called after its delivery was confirmed.
+ * claim() hands out a user's messages under a lease (lease_ms) held by one instance, so two
+ * parleyd processes sharing one Redis never flush the same user at the same time; a crash
+ * mid-flush lets the lease expire and the next claim re-delivers at most the message in flight.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define PRL_STORE_ERROR (prl_store_error_quark ())
+GQuark prl_store_error_quark (void);
+typedef enum {
+  PRL_STORE_ERROR_UNAVAILABLE, /* backend unreachable: retry later (SIP 503 / XMPP wait) */
+  PRL_STORE_ERROR_CORRUPT,     /* a record did not decode: skipped and counted */
+  PRL_STORE_ERROR_QUOTA,       /* the user's count or byte quota is full */
+  PRL_STORE_ERROR_FULL,        /* the global bound is reached */
+  PRL_STORE_ERROR_LEASED,      /* another instance is flushing this user */
+} PrlStoreError;
+
+/* One parked message: what msilo stores, and more (DESIGN.md §7 "What is stored"). */
+typedef struct {
+  char *id;                  /* unique, assigned by the caller before park */
+  char *owner;               /* canonical recipient key, e.g. "xmpp:juliet@xmpp.test" or
+                                "sip:alice@sip.test" (one user = one hash tag) */
+  char *to;                  /* recipient address to deliver to (bare JID or SIP URI) */
+  char *original_to;         /* the original Request-URI / stanza 'to' */
+  char *from;                /* sender, in the recipient's protocol (JID or SIP URI) */
+  char *kind;                /* "page" or "chat" */
+  char *content_type;        /* as delivered, e.g. "text/plain;charset=UTF-8" */
+  char *body;                /* UTF-8 text */
+  gsize body_len;
+  char *lang, *subject, *thread;
+  char *origin;              /* "sip" or "xmpp": the side the message came from */
+  char *original_id;         /* the original Call-ID or stanza id (kept for correlation) */
+  gint64 received_us;        /* first receipt (wall clock, µs) */
+  gint64 expires_us;         /* dropped after this even if the user never comes back */
+} PrlStoredMessage;
+
+PrlStoredMessage *prl_stored_message_new (void);
+PrlStoredMessage *prl_stored_message_dup (const PrlStoredMessage *m);
+void prl_stored_message_free (PrlStoredMessage *m);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrlStoredMessage, prl_stored_message_free)
+
+typedef struct {
+  guint max_count;           /* per user; 0 = unlimited */
+  guint64 max_bytes;         /* per user (sum of body_len); 0 = unlimited */
+  guint64 max_total;         /* messages in the whole store; 0 = unlimited */
+} PrlStoreLimits;
+
+typedef struct _PrlStore PrlStore;
+
+/* Completion of park/ack/release/purge: @error is NULL on success (borrowed). */
+typedef void (*PrlStoreDoneFunc) (PrlStore *store, const GError *error, gpointer user_data);
+/* Completion of claim: @messages (borrowed; PrlStoredMessage*, receive order, expired ones
+ * already removed) or @error (LEASED when another instance holds the lease). */
+typedef void (*PrlStoreClaimFunc) (PrlStore *store, GPtrArray *messages, const GError *error,
+                                   gpointer user_data);
+/* Completion of list/count queries for the admin socket: @result (borrowed) or @error. */
+typedef void (*PrlStoreQueryFunc) (PrlStore *store, GVariant *result, const GError *error,
+                                   gpointer user_data);
+/* The backend went up (TRUE) or down (FALSE); logged once per change by the store itself. */
+typedef void (*PrlStoreStateFunc) (PrlStore *store, gboolean is_up, gpointer user_data);
+
+typedef struct {
+  const char *name;          /* "redis", "memory" */
+  void (*park) (PrlStore *s, const PrlStoredMessage *m, const PrlStoreLimits *limits,
+                PrlStoreDoneFunc done, gpointer user_data);
+  void (*claim) (PrlStore *s, const char *owner, guint max, guint lease_ms, gint64 now_us,
+                 PrlStoreClaimFunc done, gpointer user_data);
+  void (*ack) (PrlStore *s, const char *owner, const char *id, PrlStoreDoneFunc done,
+               gpointer user_data);
+  void (*release) (PrlStore *s, const char *owner, PrlStoreDoneFunc done, gpointer user_data);
+  void (*purge) (PrlStore *s, const char *owner, PrlStoreDoneFunc done, gpointer user_data);
+  /* a{s(tt)}: owner -> (count, oldest received_us), at most @max owners */
+  void (*list) (PrlStore *s, guint max, PrlStoreQueryFunc done, gpointer user_data);
+  /* removes every message whose expires_us < @now_us; result "t" = how many */
+  void (*expire) (PrlStore *s, gint64 now_us, PrlStoreQueryFunc done, gpointer user_data);
+  gboolean (*is_up) (PrlStore *s);
+  GVariant *(*describe) (PrlStore *s);
+  void (*free) (PrlStore *s);
+} PrlStoreVTable;
+
+struct _PrlStore {
+  const PrlStoreVTable *vtable;
+  char *instance;            /* this process's id, the lease holder's name */
+  PrlStoreStateFunc on_state;
+  gpointer state_data;
+};
+
+/* Redis at @host:@port (a literal IP or a UNIX socket path when @port is 0), database @db,
+ * keys prefixed with @prefix. Connects in the background and reconnects with capped
+ * exponential backoff; operations while down fail at once with UNAVAILABLE. */
+PrlStore *prl_store_redis_new (const char *host, guint port, guint db, const char *prefix,
+                               const char *instance);
+PrlStore *prl_store_memory_new (const char *instance);
+
+void prl_store_set_state_func (PrlStore *s, PrlStoreStateFunc func, gpointer user_data);
+/* The operations: thin wrappers over the vtable. */
+void prl_store_park (PrlStore *s, const PrlStoredMessage *m, const PrlStoreLimits *limits,
+                     PrlStoreDoneFunc done, gpointer user_data);
+void prl_store_claim (PrlStore *s, const char *owner, guint max, guint lease_ms, gint64 now_us,
+                      PrlStoreClaimFunc done, gpointer user_data);
+void prl_store_ack (PrlStore *s, const char *owner, const char *id, PrlStoreDoneFunc done,
+                    gpointer user_data);
+void prl_store_release (PrlStore *s, const char *owner, PrlStoreDoneFunc done,
+                        gpointer user_data);
+void prl_store_purge (PrlStore *s, const char *owner, PrlStoreDoneFunc done, gpointer user_data);
+void prl_store_list (PrlStore *s, guint max, PrlStoreQueryFunc done, gpointer user_data);
+void prl_store_expire (PrlStore *s, gint64 now_us, PrlStoreQueryFunc done, gpointer user_data);
+gboolean prl_store_is_up (PrlStore *s);
+GVariant *prl_store_describe (PrlStore *s);
+void prl_store_free (PrlStore *s);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrlStore, prl_store_free)
+
+G_END_DECLS
