@@ -122,3 +122,54 @@ prl_xmpp_message_free (PrlXmppMessage *m)
   g_free (m->error_detail);
   g_free (m);
 }
+
+PrlStoredMessage *
+prl_stored_message_new (void)
+{
+  return g_new0 (PrlStoredMessage, 1);
+}
+
+PrlStoredMessage *
+prl_stored_message_dup (const PrlStoredMessage *m)
+{
+  g_return_val_if_fail (m != NULL, NULL);
+  PrlStoredMessage *d = g_new0 (PrlStoredMessage, 1);
+  d->id = g_strdup (m->id);
+  d->owner = g_strdup (m->owner);
+  d->to = g_strdup (m->to);
+  d->original_to = g_strdup (m->original_to);
+  d->from = g_strdup (m->from);
+  d->kind = g_strdup (m->kind);
+  d->content_type = g_strdup (m->content_type);
+  d->body = m->body != NULL ? g_memdup2 (m->body, m->body_len + 1) : NULL;
+  d->body_len = m->body_len;
+  d->lang = g_strdup (m->lang);
+  d->subject = g_strdup (m->subject);
+  d->thread = g_strdup (m->thread);
+  d->origin = g_strdup (m->origin);
+  d->original_id = g_strdup (m->original_id);
+  d->received_us = m->received_us;
+  d->expires_us = m->expires_us;
+  return d;
+}
+
+void
+prl_stored_message_free (PrlStoredMessage *m)
+{
+  if (m == NULL)
+    return;
+  g_free (m->id);
+  g_free (m->owner);
+  g_free (m->to);
+  g_free (m->original_to);
+  g_free (m->from);
+  g_free (m->kind);
+  g_free (m->content_type);
+  g_free (m->body);
+  g_free (m->lang);
+  g_free (m->subject);
+  g_free (m->thread);
+  g_free (m->origin);
+  g_free (m->original_id);
+  g_free (m);
+}

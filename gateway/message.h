@@ -66,4 +66,28 @@ PrlXmppMessage *prl_xmpp_message_dup (const PrlXmppMessage *m);
 void prl_xmpp_message_free (PrlXmppMessage *m);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrlXmppMessage, prl_xmpp_message_free)
 
+/* One parked message: what msilo stores, and more (DESIGN.md §7 "What is stored"). */
+typedef struct {
+  char *id;                  /* unique, assigned by the caller before park */
+  char *owner;               /* canonical recipient key, e.g. "xmpp:juliet@xmpp.test" or
+                                "sip:alice@sip.test" (one user = one hash tag) */
+  char *to;                  /* recipient address to deliver to (bare JID or SIP URI) */
+  char *original_to;         /* the original Request-URI / stanza 'to' */
+  char *from;                /* sender, in the recipient's protocol (JID or SIP URI) */
+  char *kind;                /* "page" or "chat" */
+  char *content_type;        /* as delivered, e.g. "text/plain;charset=UTF-8" */
+  char *body;                /* UTF-8 text, NUL-terminated (body_len bytes before the NUL) */
+  gsize body_len;
+  char *lang, *subject, *thread;
+  char *origin;              /* "sip" or "xmpp": the side the message came from */
+  char *original_id;         /* the original Call-ID or stanza id (kept for correlation) */
+  gint64 received_us;        /* first receipt (wall clock, µs) */
+  gint64 expires_us;         /* dropped after this even if the user never comes back */
+} PrlStoredMessage;
+
+PrlStoredMessage *prl_stored_message_new (void);
+PrlStoredMessage *prl_stored_message_dup (const PrlStoredMessage *m);
+void prl_stored_message_free (PrlStoredMessage *m);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrlStoredMessage, prl_stored_message_free)
+
 G_END_DECLS

@@ -16,6 +16,8 @@
 
 #include <glib.h>
 
+#include "gateway/message.h"
+
 G_BEGIN_DECLS
 
 #define PRL_STORE_ERROR (prl_store_error_quark ())
@@ -28,29 +30,8 @@ typedef enum {
   PRL_STORE_ERROR_LEASED,      /* another instance is flushing this user */
 } PrlStoreError;
 
-/* One parked message: what msilo stores, and more (DESIGN.md §7 "What is stored"). */
-typedef struct {
-  char *id;                  /* unique, assigned by the caller before park */
-  char *owner;               /* canonical recipient key, e.g. "xmpp:juliet@xmpp.test" or
-                                "sip:alice@sip.test" (one user = one hash tag) */
-  char *to;                  /* recipient address to deliver to (bare JID or SIP URI) */
-  char *original_to;         /* the original Request-URI / stanza 'to' */
-  char *from;                /* sender, in the recipient's protocol (JID or SIP URI) */
-  char *kind;                /* "page" or "chat" */
-  char *content_type;        /* as delivered, e.g. "text/plain;charset=UTF-8" */
-  char *body;                /* UTF-8 text */
-  gsize body_len;
-  char *lang, *subject, *thread;
-  char *origin;              /* "sip" or "xmpp": the side the message came from */
-  char *original_id;         /* the original Call-ID or stanza id (kept for correlation) */
-  gint64 received_us;        /* first receipt (wall clock, µs) */
-  gint64 expires_us;         /* dropped after this even if the user never comes back */
-} PrlStoredMessage;
-
-PrlStoredMessage *prl_stored_message_new (void);
-PrlStoredMessage *prl_stored_message_dup (const PrlStoredMessage *m);
-void prl_stored_message_free (PrlStoredMessage *m);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrlStoredMessage, prl_stored_message_free)
+/* PrlStoredMessage, the parked message, is plain data the core builds and delivers: it is
+ * declared in gateway/message.h (and implemented in gateway/message.c). */
 
 typedef struct {
   guint max_count;           /* per user; 0 = unlimited */
