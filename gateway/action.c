@@ -43,6 +43,15 @@ prl_action_free (PrlAction *action)
   case PRL_ACTION_TIMER:
   case PRL_ACTION_COUNT:
     break;
+  case PRL_ACTION_STORE_PARK:
+  case PRL_ACTION_STORE_CLAIM:
+  case PRL_ACTION_STORE_ACK:
+  case PRL_ACTION_STORE_RELEASE:
+  case PRL_ACTION_STORE_EXPIRE:
+    prl_stored_message_free (action->store.message);
+    g_free (action->store.owner);
+    g_free (action->store.id);
+    break;
   }
   g_free (action);
 }
@@ -144,6 +153,39 @@ xmpp_to_text (GString *out, const PrlXmppMessage *m)
                             m->error_condition);
   append_str (out, "error-text", m->error_text);
   append_str (out, "error-detail", m->error_detail);
+  append_str (out, "delay", m->delay_stamp);
+  append_str (out, "delay-from", m->delay_from);
+}
+
+/* store.park request=N id="..." owner="..." to="..." from="..." kind=page origin=sip
+ * original-id="..." received=US expires=US [lang subject thread content-type] body=... */
+static void
+store_to_text (GString *out, const char *verb, const PrlStoreOp *op)
+{
+  g_string_append_printf (out, "store.%s request=%" G_GUINT64_FORMAT, verb, op->request);
+  const PrlStoredMessage *m = op->message;
+  if (m != NULL) {
+    append_str (out, "id", m->id);
+    append_str (out, "owner", m->owner);
+    append_str (out, "to", m->to);
+    append_str (out, "original-to", m->original_to);
+    append_str (out, "from", m->from);
+    append_str (out, "kind", m->kind);
+    append_str (out, "origin", m->origin);
+    append_str (out, "original-id", m->original_id);
+    g_string_append_printf (out, " received=%" G_GINT64_FORMAT " expires=%" G_GINT64_FORMAT,
+                            m->received_us, m->expires_us);
+    append_str (out, "content-type", m->content_type);
+    append_str (out, "lang", m->lang);
+    append_str (out, "subject", m->subject);
+    append_str (out, "thread", m->thread);
+    if (m->body != NULL)
+      append_body (out, m->body, m->body_len);
+  }
+  append_str (out, "owner", op->owner);
+  append_str (out, "id", op->id);
+  if (op->now_us != 0)
+    g_string_append_printf (out, " now=%" G_GINT64_FORMAT, op->now_us);
 }
 
 char *
@@ -168,6 +210,21 @@ prl_action_to_text (const PrlAction *action)
     break;
   case PRL_ACTION_COUNT:
     g_string_append_printf (out, "count %s", action->counter != NULL ? action->counter : "?");
+    break;
+  case PRL_ACTION_STORE_PARK:
+    store_to_text (out, "park", &action->store);
+    break;
+  case PRL_ACTION_STORE_CLAIM:
+    store_to_text (out, "claim", &action->store);
+    break;
+  case PRL_ACTION_STORE_ACK:
+    store_to_text (out, "ack", &action->store);
+    break;
+  case PRL_ACTION_STORE_RELEASE:
+    store_to_text (out, "release", &action->store);
+    break;
+  case PRL_ACTION_STORE_EXPIRE:
+    store_to_text (out, "expire", &action->store);
     break;
   }
   return g_string_free (out, FALSE);

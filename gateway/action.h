@@ -17,6 +17,11 @@ typedef enum {
   PRL_ACTION_XMPP_SEND,   /* send one <message/>: .xmpp */
   PRL_ACTION_TIMER,       /* start a one-shot timer: .timer; fires as PRL_EVENT_TIMER */
   PRL_ACTION_COUNT,       /* bump the named counter (stats, metrics): .counter */
+  PRL_ACTION_STORE_PARK,    /* park .store.message for .store.message->owner */
+  PRL_ACTION_STORE_CLAIM,   /* claim .store.owner's messages (lease) for a flush */
+  PRL_ACTION_STORE_ACK,     /* .store.id was delivered: remove it from .store.owner's queue */
+  PRL_ACTION_STORE_RELEASE, /* stop flushing .store.owner (give the lease back) */
+  PRL_ACTION_STORE_EXPIRE,  /* drop every parked message past its expiry (at .store.now_us) */
 } PrlActionKind;
 
 typedef struct {
@@ -33,6 +38,15 @@ typedef struct {
   guint ms;
 } PrlTimer;
 
+/* Every store action is answered by one PRL_EVENT_STORE_RESULT with the same .request. */
+typedef struct {
+  guint64 request;
+  PrlStoredMessage *message; /* park: owned */
+  char *owner;               /* claim, ack, release */
+  char *id;                  /* ack */
+  gint64 now_us;             /* claim, expire */
+} PrlStoreOp;
+
 typedef struct {
   PrlActionKind kind;
   union {
@@ -41,6 +55,7 @@ typedef struct {
     PrlXmppMessage *xmpp; /* owned */
     PrlTimer timer;
     const char *counter; /* static string, e.g. "sip_in_relayed" */
+    PrlStoreOp store;
   };
 } PrlAction;
 

@@ -807,5 +807,10 @@ prl_core_handle (PrlCore *self, const PrlEvent *event, GPtrArray *out)
     break;
   case PRL_EVENT_TICK:
     break; /* reserved for housekeeping (§13) */
+  case PRL_EVENT_XMPP_PRESENCE:
+  case PRL_EVENT_SIP_REGISTER:
+  case PRL_EVENT_STORE_STATE:
+  case PRL_EVENT_STORE_RESULT:
+    break; /* offline storage: mapping-docs/offline.md */
   }
 }

@@ -21,6 +21,14 @@ prl_event_kind_to_string (PrlEventKind kind)
     return "timer";
   case PRL_EVENT_TICK:
     return "tick";
+  case PRL_EVENT_XMPP_PRESENCE:
+    return "xmpp.presence";
+  case PRL_EVENT_SIP_REGISTER:
+    return "sip.register";
+  case PRL_EVENT_STORE_STATE:
+    return "store.state";
+  case PRL_EVENT_STORE_RESULT:
+    return "store.result";
   }
   return "unknown";
 }

@@ -17,7 +17,39 @@ typedef enum {
   PRL_EVENT_XMPP_LINK,    /* .link_up: the component link is authenticated (TRUE) or lost */
   PRL_EVENT_TIMER,        /* .timer_id: a timer the core started (PRL_ACTION_TIMER) fired */
   PRL_EVENT_TICK,         /* 1 s housekeeping */
+  PRL_EVENT_XMPP_PRESENCE, /* .presence: a <presence/> reached the component (to any JID of it) */
+  PRL_EVENT_SIP_REGISTER,  /* .reg: a REGISTER the SIP proxy replicated to Parley (accepted) */
+  PRL_EVENT_STORE_STATE,   /* .store_up: the offline store became usable (TRUE) or not */
+  PRL_EVENT_STORE_RESULT,  /* .store: the answer to a PRL_ACTION_STORE_* with .store.request */
 } PrlEventKind;
+
+/* Outcome of an offline-store operation (store/store.h errors, as the core sees them). */
+typedef enum {
+  PRL_STORE_OK,
+  PRL_STORE_UNAVAILABLE, /* backend unreachable */
+  PRL_STORE_QUOTA,       /* the recipient's quota is full */
+  PRL_STORE_FULL,        /* the global bound is reached */
+  PRL_STORE_LEASED,      /* another instance is flushing this user */
+} PrlStoreOutcome;
+
+typedef struct {
+  char *from;         /* sender JID (full), as on the wire */
+  char *to;           /* the gateway JID it was sent to */
+  gboolean available; /* no type (available) = TRUE; type='unavailable' = FALSE */
+} PrlXmppPresence;
+
+typedef struct {
+  char *aor;        /* To URI of the REGISTER (the user's address of record) */
+  char *contact;    /* first Contact URI, or NULL */
+  guint expires;    /* 0 = unregistered */
+} PrlSipRegister;
+
+typedef struct {
+  guint64 request;      /* the action's request id */
+  PrlStoreOutcome outcome;
+  GPtrArray *messages;  /* claim only: PrlStoredMessage* in receive order (borrowed), or NULL */
+  guint64 count;        /* expire: how many were removed */
+} PrlStoreResult;
 
 typedef struct {
   guint64 request; /* PrlSipMessage.txn of the sent request */
@@ -35,6 +67,10 @@ typedef struct {
     PrlXmppMessage *xmpp; /* borrowed */
     gboolean link_up;
     guint64 timer_id;
+    PrlXmppPresence presence;
+    PrlSipRegister reg;
+    gboolean store_up;
+    PrlStoreResult store;
   };
 } PrlEvent;
 

@@ -100,6 +100,8 @@ prl_xmpp_message_dup (const PrlXmppMessage *m)
   copy->error_condition = g_strdup (m->error_condition);
   copy->error_text = g_strdup (m->error_text);
   copy->error_detail = g_strdup (m->error_detail);
+  copy->delay_stamp = g_strdup (m->delay_stamp);
+  copy->delay_from = g_strdup (m->delay_from);
   return copy;
 }
 
@@ -120,6 +122,8 @@ prl_xmpp_message_free (PrlXmppMessage *m)
   g_free (m->error_condition);
   g_free (m->error_text);
   g_free (m->error_detail);
+  g_free (m->delay_stamp);
+  g_free (m->delay_from);
   g_free (m);
 }
 

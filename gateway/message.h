@@ -59,6 +59,9 @@ typedef struct {
   char *error_condition; /* "item-not-found", ... (urn:ietf:params:xml:ns:xmpp-stanzas) */
   char *error_text;      /* <text/>, or NULL */
   char *error_detail;    /* character data of the condition element (gone/redirect URI) */
+  /* XEP-0203 delayed delivery (sent only: a flushed offline message) */
+  char *delay_stamp;     /* UTC, "YYYY-MM-DDThh:mm:ss[.sss]Z" */
+  char *delay_from;      /* who delayed it (the component domain) */
 } PrlXmppMessage;
 
 PrlXmppMessage *prl_xmpp_message_new (void);

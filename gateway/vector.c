@@ -45,6 +45,18 @@ step_free (PrlVectorStep *s)
     case PRL_EVENT_XMPP_LINK:
     case PRL_EVENT_TIMER:
     case PRL_EVENT_TICK:
+    case PRL_EVENT_STORE_STATE:
+      break;
+    case PRL_EVENT_XMPP_PRESENCE:
+      g_free (s->event.presence.from);
+      g_free (s->event.presence.to);
+      break;
+    case PRL_EVENT_SIP_REGISTER:
+      g_free (s->event.reg.aor);
+      g_free (s->event.reg.contact);
+      break;
+    case PRL_EVENT_STORE_RESULT:
+      g_clear_pointer (&s->event.store.messages, g_ptr_array_unref);
       break;
     }
   }
@@ -560,6 +572,11 @@ build_step (Parser *p, PrlVectorStep *step, GError **error)
     return field_num (p, "id", G_MAXUINT64, &step->event.timer_id, error);
   case PRL_EVENT_TICK:
     return TRUE;
+  case PRL_EVENT_XMPP_PRESENCE:
+  case PRL_EVENT_SIP_REGISTER:
+  case PRL_EVENT_STORE_STATE:
+  case PRL_EVENT_STORE_RESULT:
+    return fail (p, error, "step kind not supported yet");
   }
   return TRUE;
 }
