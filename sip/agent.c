@@ -632,6 +632,43 @@ prl_sip_agent_shutdown (PrlSipAgent *self, PrlSipAgentDoneFunc done, gpointer us
 
 /* ---------------------------------------------------------------- nua events */
 
+/* A REGISTER replicated by the SIP proxy (as msilo dumps on REGISTER): Parley is not the
+ * registrar, it only learns that the user is reachable (expires > 0) or gone (0). Answered
+ * 200 at once; the proxy ignores the answer to a replicated request. */
+static void
+on_incoming_register (PrlSipAgent *self, nua_t *nua, nua_handle_t *nh, const sip_t *sip)
+{
+  self->stats.rx_other++;
+  su_home_t home[1] = { SU_HOME_INIT (home) };
+  char *aor = sip && sip->sip_to ? url_as_string (home, sip->sip_to->a_url) : NULL;
+  char *contact = NULL;
+  guint expires = 3600; /* RFC 3261 §10.2.1.1: default when neither says */
+  if (sip && sip->sip_expires)
+    expires = (guint)sip->sip_expires->ex_delta;
+  if (sip && sip->sip_contact) {
+    if (sip->sip_contact->m_url->url_type == url_any) { /* Contact: * (remove all) */
+      expires = 0;
+    } else {
+      contact = url_as_string (home, sip->sip_contact->m_url);
+      if (sip->sip_contact->m_expires)
+        expires = (guint)g_ascii_strtoull (sip->sip_contact->m_expires, NULL, 10);
+    }
+  } /* no Contact: a query, which says nothing about reachability */
+  gboolean valid = aor != NULL && prl_sip_codec_check_uri ("To", aor, NULL)
+                   && (contact == NULL || prl_sip_codec_check_uri ("Contact", contact, NULL));
+  if (!valid) {
+    self->stats.rx_malformed++;
+    nua_respond (nh, 400, "Invalid REGISTER", NUTAG_WITH_THIS (nua), TAG_END ());
+  } else {
+    nua_respond (nh, SIP_200_OK, NUTAG_WITH_THIS (nua), TAG_END ());
+  }
+  self->stats.tx_responses++;
+  nua_handle_destroy (nh);
+  if (valid && (contact != NULL || expires == 0) && self->cb.on_register != NULL)
+    self->cb.on_register (self, aor, contact, contact != NULL ? expires : 0, self->user_data);
+  su_home_deinit (home);
+}
+
 static void
 on_nua_event (nua_event_t event, int status, const char *phrase, nua_t *nua, nua_magic_t *magic,
               nua_handle_t *nh, nua_hmagic_t *hmagic, const sip_t *sip, tagi_t tags[])
@@ -656,8 +693,10 @@ on_nua_event (nua_event_t event, int status, const char *phrase, nua_t *nua, nua
     self->stats.tx_responses++;
     nua_handle_destroy (nh);
     break;
-  case nua_i_invite:
   case nua_i_register:
+    on_incoming_register (self, nua, nh, sip);
+    break;
+  case nua_i_invite:
   case nua_i_subscribe:
   case nua_i_publish:
   case nua_i_notify:
@@ -764,8 +803,8 @@ create_nua (PrlSipAgent *self, const char *url)
       self->root, on_nua_event, (nua_magic_t *)self, NUTAG_URL (url), NUTAG_MEDIA_ENABLE (0),
       /* we answer these; else the stack answers MESSAGE 200 itself and OPTIONS
        * with "Accept: application/sdp" */
-      NUTAG_APPL_METHOD ("MESSAGE, OPTIONS"), NUTAG_ENABLEMESSAGE (1), NUTAG_ENABLEINVITE (0),
-      NUTAG_AUTOANSWER (0), SIPTAG_ALLOW_STR ("MESSAGE, OPTIONS"),
+      NUTAG_APPL_METHOD ("MESSAGE, OPTIONS, REGISTER"), NUTAG_ENABLEMESSAGE (1),
+      NUTAG_ENABLEINVITE (0), NUTAG_AUTOANSWER (0), SIPTAG_ALLOW_STR ("MESSAGE, OPTIONS, REGISTER"),
       /* No 100rel or timer: we are a MESSAGE UA (LIBRARIES.md §2). */
       SIPTAG_SUPPORTED (SIP_NONE),
       TAG_IF (c->user_agent != NULL, SIPTAG_USER_AGENT_STR (c->user_agent)),

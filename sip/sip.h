@@ -58,6 +58,10 @@ typedef struct {
    * (the first Contact URI of a 3xx response, else NULL) are borrowed. */
   void (*on_response) (PrlSipAgent *agent, guint64 request, guint status, const char *reason,
                        const char *contact, gpointer user_data);
+  /* A REGISTER (replicated by the proxy) for @aor: @contact and @expires > 0 when the user
+   * registered, @expires 0 when it unregistered. Already answered 200. May be NULL. */
+  void (*on_register) (PrlSipAgent *agent, const char *aor, const char *contact, guint expires,
+                       gpointer user_data);
 } PrlSipAgentCallbacks;
 
 typedef struct {

@@ -310,6 +310,11 @@ prl_xmpp_codec_write_message (xmpp_ctx_t *ctx, const PrlXmppMessage *msg)
     add_child (stanza, "body", NULL, msg->body);
   if (msg->has_chat_state)
     add_child (stanza, "active", PRL_XMPP_NS_CHATSTATES, NULL);
+  if (msg->delay_stamp != NULL) { /* XEP-0203: a flushed offline message */
+    xmpp_stanza_t *delay = add_child (stanza, "delay", PRL_XMPP_NS_DELAY, NULL);
+    set_attr (delay, "stamp", msg->delay_stamp);
+    set_attr (delay, "from", msg->delay_from);
+  }
   if (g_strcmp0 (msg->type, "error") == 0)
     add_error (stanza, msg->error_type, msg->error_condition, msg->error_detail, msg->error_text);
   return stanza; /* (transfer full) */

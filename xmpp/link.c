@@ -389,6 +389,26 @@ on_message_stanza (xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *userdata)
   return 1; /* keep the handler */
 }
 
+/* Availability feeds the offline store's "user online" signal (DESIGN.md §7); presence
+ * gatewaying proper (RFC 8048) is not done here. */
+static int
+on_presence_stanza (xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *userdata)
+{
+  PrlXmppLink *self = userdata;
+  const char *type = xmpp_stanza_get_type (stanza);
+  const char *from = xmpp_stanza_get_from (stanza);
+  const char *to = xmpp_stanza_get_to (stanza);
+  self->stats.rx_presence++;
+  if (type != NULL && strcmp (type, "unavailable") != 0)
+    return 1;
+  if (!prl_xmpp_codec_jid_is_valid (from) || !prl_xmpp_codec_jid_is_valid (to))
+    return 1;
+  g_debug ("XMPP: presence %s", type == NULL ? "available" : type);
+  if (self->callbacks.on_presence)
+    self->callbacks.on_presence (self, from, to, type == NULL, self->user_data);
+  return 1;
+}
+
 static int
 on_iq_stanza (xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *userdata)
 {
@@ -521,6 +541,7 @@ prl_xmpp_link_new (const PrlXmppLinkConfig *config, const PrlXmppLinkCallbacks *
   xmpp_conn_set_sockopt_callback (self->conn, on_sockopt);
   xmpp_handler_add (self->conn, on_message_stanza, NULL, "message", NULL, self);
   xmpp_handler_add (self->conn, on_iq_stanza, NULL, "iq", NULL, self);
+  xmpp_handler_add (self->conn, on_presence_stanza, NULL, "presence", NULL, self);
 
   if (links_by_conn == NULL)
     links_by_conn = g_hash_table_new (g_direct_hash, g_direct_equal);

@@ -57,6 +57,10 @@ typedef struct {
   void (*on_message) (PrlXmppLink *link, const PrlXmppMessage *msg, gpointer user_data);
   /* TRUE after a successful <handshake/>, FALSE when an online link is lost or stopped. */
   void (*on_state) (PrlXmppLink *link, gboolean online, gpointer user_data);
+  /* A <presence/> to any JID of the component: available (no type) or type='unavailable'.
+   * Other types (subscribe, probe, error ...) are not passed on. May be NULL. */
+  void (*on_presence) (PrlXmppLink *link, const char *from, const char *to, gboolean available,
+                       gpointer user_data);
 } PrlXmppLinkCallbacks;
 
 typedef struct {
@@ -64,6 +68,7 @@ typedef struct {
   guint64 tx_messages;        /* messages handed to libstrophe by prl_xmpp_link_send() */
   guint64 rx_malformed;       /* stanzas the codec refused */
   guint64 rx_iq;              /* iq stanzas received (any type) */
+  guint64 rx_presence;        /* presence stanzas received (any type) */
   guint64 tx_errors;          /* error stanzas the link generated itself (iq and message) */
   guint64 tx_dropped_offline; /* prl_xmpp_link_send() calls refused because the link was down */
   guint64 connects;           /* successful handshakes */

@@ -30,6 +30,7 @@ typedef struct {
   guint next_part, parts; /* chunked sending */
   guint64 chunk_txn;
   guint shutdowns;
+  GPtrArray *registers; /* "aor contact expires" seen by b */
 } Fixture;
 
 static gboolean
@@ -106,6 +107,17 @@ on_a_response (PrlSipAgent *agent, guint64 request, guint status, const char *re
     g_main_loop_quit (f->loop);
 }
 
+static void
+on_b_register (PrlSipAgent *agent, const char *aor, const char *contact, guint expires,
+               gpointer data)
+{
+  Fixture *f = data;
+  if (f->registers == NULL)
+    f->registers = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (f->registers,
+                   g_strdup_printf ("%s %s %u", aor, contact ? contact : "-", expires));
+}
+
 static PrlSipAgent *
 new_agent (Fixture *f, const char *proxy, guint retention_ms)
 {
@@ -115,7 +127,8 @@ new_agent (Fixture *f, const char *proxy, guint retention_ms)
   c.udp_retention_ms = retention_ms;
   if (proxy != NULL)
     c.outbound_proxy = g_strdup (proxy);
-  PrlSipAgentCallbacks cb = { .on_message = on_b_message, .on_response = on_a_response };
+  PrlSipAgentCallbacks cb
+      = { .on_message = on_b_message, .on_response = on_a_response, .on_register = on_b_register };
   g_autoptr (GError) error = NULL;
   PrlSipAgent *agent = prl_sip_agent_new (&c, &cb, f, &error);
   g_assert_no_error (error);
@@ -160,6 +173,7 @@ fixture_teardown (Fixture *f, gconstpointer data)
   g_ptr_array_unref (f->received);
   g_array_unref (f->statuses);
   g_ptr_array_unref (f->reasons);
+  g_clear_pointer (&f->registers, g_ptr_array_unref);
   g_main_loop_unref (f->loop);
 }
 
@@ -425,6 +439,54 @@ test_options (Fixture *f, gconstpointer data)
   g_ptr_array_unref (p.lines);
 }
 
+/* A REGISTER replicated by the proxy: answered 200, reported with its AoR, Contact and
+ * expiry; an unregistration (Expires: 0) is reported with expires 0. */
+static void
+send_raw_register (Fixture *f, const char *call_id, const char *contact_and_expires)
+{
+  RawPeer p
+      = { .f = f, .lines = g_ptr_array_new_with_free_func (g_free), .want_lines = 1, .sent = 2 };
+  p.fd = socket (AF_INET, SOCK_DGRAM, 0);
+  struct sockaddr_in local = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+  g_assert_cmpint (bind (p.fd, (struct sockaddr *)&local, sizeof local), ==, 0);
+  socklen_t len = sizeof local;
+  g_assert_cmpint (getsockname (p.fd, (struct sockaddr *)&local, &len), ==, 0);
+  p.to = (struct sockaddr_in){ .sin_family = AF_INET,
+                               .sin_port = htons (prl_sip_agent_port (f->b)),
+                               .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+  p.request
+      = g_strdup_printf ("REGISTER sip:sip.example.net SIP/2.0\r\n"
+                         "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-%s\r\n"
+                         "Max-Forwards: 70\r\nFrom: <sip:alice@sip.example.net>;tag=r1\r\n"
+                         "To: <sip:alice@sip.example.net>\r\nCall-ID: %s\r\nCSeq: 1 REGISTER\r\n%s"
+                         "Content-Length: 0\r\n\r\n",
+                         ntohs (local.sin_port), call_id, call_id, contact_and_expires);
+  guint watch = g_unix_fd_add (p.fd, G_IO_IN, on_raw_readable, &p);
+  on_raw_send (&p);
+  g_main_loop_run (f->loop);
+  g_source_remove (watch);
+  g_assert_cmpstr (g_ptr_array_index (p.lines, 0), ==, "SIP/2.0 200 OK");
+  close (p.fd);
+  g_free (p.request);
+  g_ptr_array_unref (p.lines);
+}
+
+static void
+test_register (Fixture *f, gconstpointer data)
+{
+  send_raw_register (f, "reg-1", "Contact: <sip:alice@127.0.0.1:5999>\r\nExpires: 600\r\n");
+  send_raw_register (f, "reg-2", "Contact: <sip:alice@127.0.0.1:5999>;expires=0\r\n");
+  send_raw_register (f, "reg-3", "Contact: *\r\nExpires: 0\r\n");
+  g_assert_nonnull (f->registers);
+  g_assert_cmpuint (f->registers->len, ==, 3);
+  g_assert_cmpstr (g_ptr_array_index (f->registers, 0), ==,
+                   "sip:alice@sip.example.net sip:alice@127.0.0.1:5999 600");
+  g_assert_cmpstr (g_ptr_array_index (f->registers, 1), ==,
+                   "sip:alice@sip.example.net sip:alice@127.0.0.1:5999 0");
+  g_assert_cmpstr (g_ptr_array_index (f->registers, 2), ==, "sip:alice@sip.example.net - 0");
+  g_assert_cmpuint (f->received->len, ==, 0);
+}
+
 static void
 test_bad_config (void)
 {
@@ -579,6 +641,7 @@ main (int argc, char **argv)
   ADD ("/sip/agent/outbound-proxy-tcp", test_outbound_proxy_tcp);
   ADD ("/sip/agent/dedupe", test_dedupe);
   ADD ("/sip/agent/options", test_options);
+  ADD ("/sip/agent/register", test_register);
 #undef ADD
   g_test_add_func ("/sip/agent/bad-config", test_bad_config);
   g_test_add_func ("/sip/agent/port-in-use", test_port_in_use);

@@ -305,6 +305,30 @@ test_write_minimal (void)
   g_assert_cmpstr (out->body, ==, "");
 }
 
+/* XEP-0203: a flushed offline message carries when it was first received and who held it. */
+static void
+test_write_delay (void)
+{
+  g_autoptr (PrlXmppMessage) in = prl_xmpp_message_new ();
+  in->from = g_strdup ("alice@sip.example.net");
+  in->to = g_strdup ("bob@xmpp.example.com");
+  in->body = g_strdup ("sent while you were away");
+  in->delay_stamp = g_strdup ("2026-11-21T22:40:00.123Z");
+  in->delay_from = g_strdup ("sip.example.net");
+  xmpp_stanza_t *s = prl_xmpp_codec_write_message (ctx, in);
+  xmpp_stanza_t *delay = xmpp_stanza_get_child_by_ns (s, "urn:xmpp:delay");
+  g_assert_nonnull (delay);
+  g_assert_cmpstr (xmpp_stanza_get_name (delay), ==, "delay");
+  g_assert_cmpstr (xmpp_stanza_get_attribute (delay, "stamp"), ==, "2026-11-21T22:40:00.123Z");
+  g_assert_cmpstr (xmpp_stanza_get_attribute (delay, "from"), ==, "sip.example.net");
+  xmpp_stanza_release (s);
+  /* no stamp, no element */
+  g_clear_pointer (&in->delay_stamp, g_free);
+  s = prl_xmpp_codec_write_message (ctx, in);
+  g_assert_null (xmpp_stanza_get_child_by_ns (s, "urn:xmpp:delay"));
+  xmpp_stanza_release (s);
+}
+
 static void
 test_write_error (void)
 {
@@ -503,6 +527,7 @@ main (int argc, char **argv)
   g_test_add_func ("/xmpp/codec/write/fields", test_write_fields);
   g_test_add_func ("/xmpp/codec/write/minimal", test_write_minimal);
   g_test_add_func ("/xmpp/codec/write/error", test_write_error);
+  g_test_add_func ("/xmpp/codec/write/delay", test_write_delay);
   g_test_add_func ("/xmpp/codec/write/escaping", test_escaping);
   g_test_add_func ("/xmpp/codec/write/xml-safe", test_xml_safe);
   g_test_add_func ("/xmpp/codec/round-trip", test_round_trip);
