@@ -803,8 +803,11 @@ create_nua (PrlSipAgent *self, const char *url)
       self->root, on_nua_event, (nua_magic_t *)self, NUTAG_URL (url), NUTAG_MEDIA_ENABLE (0),
       /* we answer these; else the stack answers MESSAGE 200 itself and OPTIONS
        * with "Accept: application/sdp" */
-      NUTAG_APPL_METHOD ("MESSAGE, OPTIONS, REGISTER"), NUTAG_ENABLEMESSAGE (1),
-      NUTAG_ENABLEINVITE (0), NUTAG_AUTOANSWER (0), SIPTAG_ALLOW_STR ("MESSAGE, OPTIONS, REGISTER"),
+      NUTAG_APPL_METHOD ("MESSAGE, OPTIONS"),
+      /* a separate tag: a three-method list in one string crashes the second nua_create()
+       * of a process in msg_params_join() (sofia 1.12.11) */
+      NUTAG_APPL_METHOD ("REGISTER"), NUTAG_ENABLEMESSAGE (1), NUTAG_ENABLEINVITE (0),
+      NUTAG_AUTOANSWER (0), SIPTAG_ALLOW_STR ("MESSAGE, OPTIONS, REGISTER"),
       /* No 100rel or timer: we are a MESSAGE UA (LIBRARIES.md §2). */
       SIPTAG_SUPPORTED (SIP_NONE),
       TAG_IF (c->user_agent != NULL, SIPTAG_USER_AGENT_STR (c->user_agent)),
