@@ -157,8 +157,11 @@ xmpp_to_text (GString *out, const PrlXmppMessage *m)
   append_str (out, "delay-from", m->delay_from);
 }
 
-/* store.park request=N id="..." owner="..." to="..." from="..." kind=page origin=sip
- * original-id="..." received=US expires=US [lang subject thread content-type] body=... */
+/* store.park request=N id="..." owner="..." to="..." original-to="..." from="..." kind="page"
+ * origin="sip" original-id="..." received=US expires=US content-type="..." [lang subject
+ * thread] body=...; store.claim request=N owner="..." now=US max=N lease-ms=N;
+ * store.ack request=N owner="..." id="..."; store.release request=N owner="...";
+ * store.expire request=N now=US (test-vectors/README.md "Action lines"). */
 static void
 store_to_text (GString *out, const char *verb, const PrlStoreOp *op)
 {
@@ -186,6 +189,10 @@ store_to_text (GString *out, const char *verb, const PrlStoreOp *op)
   append_str (out, "id", op->id);
   if (op->now_us != 0)
     g_string_append_printf (out, " now=%" G_GINT64_FORMAT, op->now_us);
+  if (op->max != 0)
+    g_string_append_printf (out, " max=%u", op->max);
+  if (op->lease_ms != 0)
+    g_string_append_printf (out, " lease-ms=%u", op->lease_ms);
 }
 
 char *

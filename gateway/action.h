@@ -12,11 +12,11 @@
 G_BEGIN_DECLS
 
 typedef enum {
-  PRL_ACTION_SIP_RESPOND, /* answer a received MESSAGE: .respond */
-  PRL_ACTION_SIP_SEND,    /* send one MESSAGE (one part): .sip; answer comes as SIP_RESPONSE */
-  PRL_ACTION_XMPP_SEND,   /* send one <message/>: .xmpp */
-  PRL_ACTION_TIMER,       /* start a one-shot timer: .timer; fires as PRL_EVENT_TIMER */
-  PRL_ACTION_COUNT,       /* bump the named counter (stats, metrics): .counter */
+  PRL_ACTION_SIP_RESPOND,   /* answer a received MESSAGE: .respond */
+  PRL_ACTION_SIP_SEND,      /* send one MESSAGE (one part): .sip; answer comes as SIP_RESPONSE */
+  PRL_ACTION_XMPP_SEND,     /* send one <message/>: .xmpp */
+  PRL_ACTION_TIMER,         /* start a one-shot timer: .timer; fires as PRL_EVENT_TIMER */
+  PRL_ACTION_COUNT,         /* bump the named counter (stats, metrics): .counter */
   PRL_ACTION_STORE_PARK,    /* park .store.message for .store.message->owner */
   PRL_ACTION_STORE_CLAIM,   /* claim .store.owner's messages (lease) for a flush */
   PRL_ACTION_STORE_ACK,     /* .store.id was delivered: remove it from .store.owner's queue */
@@ -45,6 +45,8 @@ typedef struct {
   char *owner;               /* claim, ack, release */
   char *id;                  /* ack */
   gint64 now_us;             /* claim, expire */
+  guint max;                 /* claim: at most this many messages (flush_batch) */
+  guint lease_ms;            /* claim: lease length (flush_lease_ms) */
 } PrlStoreOp;
 
 typedef struct {

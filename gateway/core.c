@@ -9,6 +9,11 @@
  *   (message-map.c); each destination (request URI) has a FIFO with at most sip_window
  *   messages in flight (RFC 3428: no overlapping MESSAGEs), and a message sends part n+1 only
  *   after part n's 2xx. A failure of any part answers the XMPP sender and drops the rest.
+ * - Offline storage (gateway/offline.c, mapping-docs/offline.md): where page mode would give up
+ *   (link down, a recipient-unavailable bounce, a 480/404/408, a SIP user known to be
+ *   unregistered) and the store is up, the message is parked instead and the sender answered
+ *   when the store has spoken; online signals start flushes, which send to SIP through the
+ *   same per-destination queue (OutMsg of kind OUT_FLUSH) and to XMPP from offline.c.
  * Time never comes from a clock: the daemon starts the timers the core asks for.
  * Ownership: in-flight messages are owned by `requests`, waiting ones by their destination's
  * queue, pending transactions by `pending_by_id` (`pending_by_timer` borrows them).
@@ -19,6 +24,7 @@
 #include "gateway/addr-map.h"
 #include "gateway/error-map.h"
 #include "gateway/message-map.h"
+#include "gateway/offline.h"
 
 #include <string.h>
 
@@ -28,8 +34,17 @@ typedef struct {
   guint64 seq; /* also the timer id */
   guint64 txn;
   char *xmpp_id;
-  char *to_jid; /* the recipient: only it may bounce the message */
+  char *to_jid;           /* the recipient: only it may bounce the message */
+  PrlStoredMessage *park; /* offline_enabled: what to park if it bounces (offline.md §4b) */
+  char *sender_uri;       /* ... and the notice's addresses */
+  char *target_uri;
 } Pending;
+
+typedef enum {
+  OUT_PAGE,   /* a relayed stanza: failures answer its sender */
+  OUT_FLUSH,  /* a parked message being flushed: outcome to offline.c (token) */
+  OUT_NOTICE, /* a stored_notice MESSAGE: fire and forget */
+} OutKind;
 
 typedef struct {
   char *from_jid; /* the original stanza, for the error we may owe its sender */
@@ -42,6 +57,11 @@ typedef struct {
   GArray *cuts;    /* message-map.c plan */
   guint next;      /* next part to send, 1-based */
   guint64 request; /* the request id of every part (0 until part 1 is sent) */
+  OutKind kind;
+  guint64 token;      /* OUT_FLUSH: offline.c's token */
+  gboolean parkable;  /* normal/chat/no type with a body (offline.md §4c) */
+  char *thread;       /* the stanza's thread, kept for a park */
+  gint64 received_us; /* when the stanza arrived */
 } OutMsg;
 
 typedef struct {
@@ -52,13 +72,15 @@ typedef struct {
 struct _PrlCore {
   PrlCoreConfig config;
   gboolean link_up;
-  guint64 next_seq;             /* XMPP ids, generated Call-IDs, timer ids */
-  guint64 next_request;         /* ids of the SIP requests we send */
-  GHashTable *pending_by_id;    /* char* xmpp id -> Pending*, owned */
-  GHashTable *pending_by_timer; /* guint64* seq -> Pending*, borrowed */
-  GHashTable *requests;         /* guint64* request id -> OutMsg*, owned */
-  GHashTable *dests;            /* char* request URI -> Dest*, owned */
-  guint queued;                 /* OutMsg waiting in all destination queues */
+  guint64 next_seq;                /* XMPP ids, generated Call-IDs, timer ids */
+  guint64 next_request;            /* ids of the SIP requests we send */
+  GHashTable *pending_by_id;       /* char* xmpp id -> Pending*, owned */
+  GHashTable *pending_by_timer;    /* guint64* seq -> Pending*, borrowed */
+  GHashTable *requests;            /* guint64* request id -> OutMsg*, owned */
+  GHashTable *dests;               /* char* request URI -> Dest*, owned */
+  guint queued;                    /* OutMsg waiting in all destination queues */
+  const PrlCoreConfig *config_ref; /* &config, for offline.c */
+  PrlOffline *offline;             /* offline policy state (offline.c) */
 };
 
 /* ---------------------------------------------------------------- configuration */
@@ -91,6 +113,13 @@ prl_core_config_init (PrlCoreConfig *config)
   config->max_pending = 10000;
   config->max_queued = 10000;
   config->sip_window = 1;
+  config->offline_enabled = FALSE;
+  config->offline_expiry_s = 604800;
+  config->flush_batch = 50;
+  config->flush_lease_ms = 30000;
+  config->flush_recheck_s = 30;
+  config->expire_interval_s = 60;
+  config->stored_notice = NULL;
 }
 
 void
@@ -103,6 +132,7 @@ prl_core_config_clear (PrlCoreConfig *config)
   g_clear_pointer (&config->sip_domains, g_strfreev);
   g_clear_pointer (&config->id_prefix, g_free);
   g_clear_pointer (&config->part_marker, g_free);
+  g_clear_pointer (&config->stored_notice, g_free);
 }
 
 void
@@ -132,6 +162,7 @@ config_copy (PrlCoreConfig *dst, const PrlCoreConfig *src)
   dst->sip_domains = g_strdupv (src->sip_domains);
   dst->id_prefix = g_strdup (src->id_prefix != NULL ? src->id_prefix : "prl");
   dst->part_marker = g_strdup (src->part_marker != NULL ? src->part_marker : DEFAULT_PART_MARKER);
+  dst->stored_notice = g_strdup (src->stored_notice);
   if (dst->sip_window == 0)
     dst->sip_window = 1;
 }
@@ -145,6 +176,9 @@ pending_free (Pending *p)
     return;
   g_free (p->xmpp_id);
   g_free (p->to_jid);
+  prl_stored_message_free (p->park);
+  g_free (p->sender_uri);
+  g_free (p->target_uri);
   g_free (p);
 }
 
@@ -160,6 +194,7 @@ out_msg_free (OutMsg *m)
   prl_sip_message_free (m->tmpl);
   g_free (m->body);
   g_clear_pointer (&m->cuts, g_array_unref);
+  g_free (m->thread);
   g_free (m);
 }
 
@@ -171,6 +206,8 @@ dest_free (Dest *d)
   g_queue_clear_full (&d->waiting, (GDestroyNotify)out_msg_free);
   g_free (d);
 }
+
+static const PrlOfflineHost offline_host; /* below, with the XMPP -> SIP code */
 
 PrlCore *
 prl_core_new (const PrlCoreConfig *config)
@@ -185,6 +222,8 @@ prl_core_new (const PrlCoreConfig *config)
   self->requests
       = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, (GDestroyNotify)out_msg_free);
   self->dests = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)dest_free);
+  self->config_ref = &self->config;
+  self->offline = prl_offline_new (self, &offline_host, &self->config_ref);
   return self;
 }
 
@@ -204,6 +243,7 @@ prl_core_free (PrlCore *self)
 {
   if (self == NULL)
     return;
+  g_clear_pointer (&self->offline, prl_offline_free);
   g_clear_pointer (&self->pending_by_timer, g_hash_table_unref);
   g_clear_pointer (&self->pending_by_id, g_hash_table_unref);
   g_clear_pointer (&self->requests, g_hash_table_unref);
@@ -355,12 +395,39 @@ text_is_xml_safe (const char *s)
   return s != NULL && prl_message_map_check_xml_text (s, strlen (s)) == PRL_BODY_OK;
 }
 
+/* offline.md §4a: what a relayed MESSAGE would be parked as. */
+static PrlStoredMessage *
+stored_from_stanza (PrlCore *self, const PrlXmppMessage *x, const PrlSipMessage *m,
+                    const char *target, gint64 now_us)
+{
+  PrlStoredMessage *s = prl_stored_message_new ();
+  g_autofree char *owner = prl_offline_owner_xmpp (x->to);
+  const char *slash = strchr (x->to, '/');
+  s->id = g_strdup (x->id);
+  s->to = slash != NULL ? g_strndup (x->to, (gsize)(slash - x->to)) : g_strdup (x->to);
+  s->from = g_strdup (x->from);
+  s->kind = g_strdup ("page");
+  s->content_type = g_strdup (PRL_MESSAGE_MAP_CONTENT_TYPE);
+  s->body = g_strdup (x->body);
+  s->body_len = strlen (x->body);
+  s->lang = g_strdup (x->lang);
+  s->subject = g_strdup (x->subject);
+  s->thread = g_strdup (x->thread);
+  s->origin = g_strdup ("sip");
+  s->original_id = g_strdup (m->call_id);
+  s->original_to = g_strdup (target);
+  prl_offline_stamp (self->offline, s, owner, now_us);
+  return s;
+}
+
 static void
-on_sip_message (PrlCore *self, const PrlSipMessage *m, GPtrArray *out)
+on_sip_message (PrlCore *self, const PrlSipMessage *m, gint64 now_us, GPtrArray *out)
 {
   const PrlCoreConfig *cfg = &self->config;
 
-  if (!self->link_up) { /* §1 */
+  /* §1, offline.md §4a: with the store up the message is parked instead */
+  gboolean park_now = !self->link_up && prl_offline_can_park (self->offline);
+  if (!self->link_up && !park_now) {
     reject_sip (out, m->txn, 503, "XMPP link down", cfg->retry_after_s, NULL,
                 "sip_in_rejected_link_down");
     return;
@@ -397,8 +464,9 @@ on_sip_message (PrlCore *self, const PrlSipMessage *m, GPtrArray *out)
                 "sip_in_rejected_char");
     return;
   }
-  if (cfg->bounce_window_ms > 0
-      && g_hash_table_size (self->pending_by_id) >= cfg->max_pending) { /* §6 */
+  guint waiting
+      = park_now ? prl_offline_requests (self->offline) : g_hash_table_size (self->pending_by_id);
+  if ((park_now || cfg->bounce_window_ms > 0) && waiting >= cfg->max_pending) { /* §6 */
     reject_sip (out, m->txn, 503, "Too many pending messages", cfg->retry_after_s, NULL,
                 "sip_in_rejected_busy");
     return;
@@ -418,6 +486,22 @@ on_sip_message (PrlCore *self, const PrlSipMessage *m, GPtrArray *out)
     x->thread = g_strdup (m->call_id);
   x->body = g_steal_pointer (&text);
 
+  if (park_now) { /* offline.md §4a */
+    PrlOfflineParkCtx *ctx = g_new0 (PrlOfflineParkCtx, 1);
+    ctx->kind = PRL_OFFLINE_PARK_SIP;
+    ctx->txn = m->txn;
+    ctx->fail_status = 503;
+    ctx->fail_reason = g_strdup ("XMPP link down");
+    ctx->fail_retry_after_s = cfg->retry_after_s;
+    ctx->fail_counter = "sip_in_rejected_link_down";
+    ctx->notice_from = g_strdup (target);
+    ctx->notice_to = g_strdup (m->from);
+    prl_offline_park (self->offline, stored_from_stanza (self, x, m, target, now_us), ctx, now_us,
+                      out);
+    prl_xmpp_message_free (x);
+    return;
+  }
+
   PrlAction *send = prl_action_new (PRL_ACTION_XMPP_SEND);
   send->xmpp = x;
   g_ptr_array_add (out, send);
@@ -432,6 +516,11 @@ on_sip_message (PrlCore *self, const PrlSipMessage *m, GPtrArray *out)
   p->txn = m->txn;
   p->xmpp_id = g_strdup (x->id);
   p->to_jid = g_strdup (x->to);
+  if (cfg->offline_enabled) { /* offline.md §4b */
+    p->park = stored_from_stanza (self, x, m, target, now_us);
+    p->sender_uri = g_strdup (m->from);
+    p->target_uri = g_strdup (target);
+  }
   g_hash_table_replace (self->pending_by_id, p->xmpp_id, p);
   g_hash_table_replace (self->pending_by_timer, &p->seq, p);
 
@@ -449,11 +538,13 @@ drop_pending (PrlCore *self, Pending *p)
 }
 
 static void
-on_timer (PrlCore *self, guint64 id, GPtrArray *out)
+on_timer (PrlCore *self, guint64 id, gint64 now_us, GPtrArray *out)
 {
   Pending *p = g_hash_table_lookup (self->pending_by_timer, &id);
-  if (p == NULL)
-    return; /* already answered by a bounce or a link loss */
+  if (p == NULL) {
+    prl_offline_on_timer (self->offline, id, now_us, out); /* offline.md §6 */
+    return; /* else already answered by a bounce or a link loss */
+  }
   respond (out, p->txn, 202, "Accepted", 0, NULL, NULL); /* §6 */
   count (out, "sip_in_relayed");
   drop_pending (self, p);
@@ -472,11 +563,25 @@ contact_from_detail (const char *detail)
 }
 
 /* §7: an error stanza for a message we relayed. */
+/* offline.md §4b: the bounces that mean "not there now" rather than "never". */
+static gboolean
+condition_is_offline (const char *condition)
+{
+  static const char *const offline[] = { "recipient-unavailable", "service-unavailable",
+                                         "remote-server-timeout", "remote-server-not-found" };
+  for (gsize i = 0; i < G_N_ELEMENTS (offline); i++)
+    if (g_strcmp0 (condition, offline[i]) == 0)
+      return TRUE;
+  return FALSE;
+}
+
 static void
-on_xmpp_error (PrlCore *self, const PrlXmppMessage *m, GPtrArray *out)
+on_xmpp_error (PrlCore *self, const PrlXmppMessage *m, gint64 now_us, GPtrArray *out)
 {
   Pending *p = m->id != NULL ? g_hash_table_lookup (self->pending_by_id, m->id) : NULL;
   if (p == NULL || !same_bare_jid (m->from, p->to_jid)) {
+    if (prl_offline_on_xmpp_error (self->offline, m, now_us, out)) /* offline.md §6 */
+      return;
     count (out, "xmpp_late_bounce"); /* §7: never answer an error with an error */
     return;
   }
@@ -492,6 +597,21 @@ on_xmpp_error (PrlCore *self, const PrlXmppMessage *m, GPtrArray *out)
   g_autofree char *contact = NULL;
   if (status >= 300 && status < 400)
     contact = contact_from_detail (m->error_detail);
+  if (p->park != NULL && condition_is_offline (condition)
+      && prl_offline_can_park (self->offline)) { /* offline.md §4b */
+    PrlOfflineParkCtx *ctx = g_new0 (PrlOfflineParkCtx, 1);
+    ctx->kind = PRL_OFFLINE_PARK_SIP;
+    ctx->txn = p->txn;
+    ctx->fail_status = status;
+    ctx->fail_reason = g_strdup (reason);
+    ctx->fail_contact = g_steal_pointer (&contact);
+    ctx->fail_counter = "sip_in_bounced";
+    ctx->notice_from = g_steal_pointer (&p->target_uri);
+    ctx->notice_to = g_steal_pointer (&p->sender_uri);
+    prl_offline_park (self->offline, g_steal_pointer (&p->park), ctx, now_us, out);
+    drop_pending (self, p);
+    return;
+  }
   respond (out, p->txn, status, reason, 0, NULL, contact);
   count (out, "sip_in_bounced");
   drop_pending (self, p);
@@ -511,6 +631,7 @@ on_link (PrlCore *self, gboolean up, GPtrArray *out)
   self->link_up = up;
   if (up)
     return;
+  prl_offline_on_link_down (self->offline, out); /* offline.md §6 */
   /* §8: the library may have lost what we handed it; answer 503 so the sender retries.
    * Oldest first, so the output does not depend on hash order. */
   g_autoptr (GPtrArray) all = g_ptr_array_new ();
@@ -608,13 +729,68 @@ fields_are_header_safe (const PrlXmppMessage *m)
          && prl_message_map_header_is_safe (m->thread) && prl_message_map_header_is_safe (m->lang);
 }
 
+/* §10: the chunk plan of @body under @tmpl's headers; NULL if it cannot fit. */
+static GArray *
+plan_cuts (PrlCore *self, const PrlSipMessage *tmpl, const char *body, gsize len)
+{
+  const PrlCoreConfig *cfg = &self->config;
+  if (cfg->outbound_udp || cfg->chunk_over_tcp) /* split only when the next hop is UDP, or told */
+    return prl_message_map_plan_chunks (tmpl, cfg->sip_header_reserve, cfg->udp_request_limit,
+                                        cfg->part_marker, body, len);
+  GArray *cuts = g_array_new (FALSE, FALSE, sizeof (gsize));
+  gsize zero = 0;
+  g_array_append_val (cuts, zero);
+  g_array_append_val (cuts, len);
+  return cuts;
+}
+
+static OutMsg *
+out_msg_new (OutKind kind, PrlSipMessage *tmpl, const char *body, gsize len, GArray *cuts)
+{
+  OutMsg *msg = g_new0 (OutMsg, 1);
+  msg->kind = kind;
+  msg->dest = g_strdup (tmpl->request_uri);
+  msg->tmpl = tmpl;
+  msg->body = g_strndup (body, len);
+  msg->len = len;
+  msg->cuts = cuts;
+  msg->next = 1;
+  return msg;
+}
+
+/* §12: starts @msg (transfer full) now or queues it behind its destination's traffic. */
 static void
-on_xmpp_message (PrlCore *self, const PrlXmppMessage *m, GPtrArray *out)
+enqueue (PrlCore *self, OutMsg *msg, GPtrArray *out)
+{
+  const PrlCoreConfig *cfg = &self->config;
+  Dest *d = dest_get (self, msg->dest);
+  gboolean can_start = d->active < cfg->sip_window && g_queue_is_empty (&d->waiting);
+  /* a flush has one message in flight per user: it is not held to max_queued */
+  if (!can_start && self->queued >= cfg->max_queued && msg->kind != OUT_FLUSH) {
+    if (msg->kind == OUT_PAGE)
+      xmpp_error (out, msg->from_jid, msg->to_jid, msg->id, "resource-constraint", "wait",
+                  "Too many queued messages");
+    count (out, msg->kind == OUT_PAGE ? "xmpp_in_rejected_queue_full" : "offline_notice_dropped");
+    out_msg_free (msg);
+    return;
+  }
+  if (can_start) {
+    d->active++;
+    send_next_part (self, msg, out);
+  } else {
+    g_queue_push_tail (&d->waiting, msg);
+    self->queued++;
+    count (out, "xmpp_in_queued");
+  }
+}
+
+static void
+on_xmpp_message (PrlCore *self, const PrlXmppMessage *m, gint64 now_us, GPtrArray *out)
 {
   const PrlCoreConfig *cfg = &self->config;
 
   if (g_strcmp0 (m->type, "error") == 0) { /* §7 */
-    on_xmpp_error (self, m, out);
+    on_xmpp_error (self, m, now_us, out);
     return;
   }
   if (m->from == NULL) { /* §9: nobody to answer */
@@ -676,49 +852,52 @@ on_xmpp_message (PrlCore *self, const PrlXmppMessage *m, GPtrArray *out)
   if (prl_message_map_lang_is_valid (m->lang))
     tmpl->content_language = g_strdup (m->lang);
 
-  /* §10: split only when the next hop is UDP, or when told to */
-  g_autoptr (GArray) cuts = NULL;
-  if (cfg->outbound_udp || cfg->chunk_over_tcp) {
-    cuts = prl_message_map_plan_chunks (tmpl, cfg->sip_header_reserve, cfg->udp_request_limit,
-                                        cfg->part_marker, body, len);
-    if (cuts == NULL) {
-      reject_xmpp (out, m, "policy-violation", "modify", "Message does not fit in a SIP request",
-                   "xmpp_in_rejected_size");
-      return;
-    }
-  } else {
-    cuts = g_array_new (FALSE, FALSE, sizeof (gsize));
-    gsize zero = 0;
-    g_array_append_val (cuts, zero);
-    g_array_append_val (cuts, len);
-  }
-
-  /* §12: per-destination FIFO */
-  Dest *d = dest_get (self, tmpl->request_uri);
-  gboolean can_start = d->active < cfg->sip_window && g_queue_is_empty (&d->waiting);
-  if (!can_start && self->queued >= cfg->max_queued) {
-    reject_xmpp (out, m, "resource-constraint", "wait", "Too many queued messages",
-                 "xmpp_in_rejected_queue_full");
+  /* §10 */
+  GArray *cuts = plan_cuts (self, tmpl, body, len);
+  if (cuts == NULL) {
+    reject_xmpp (out, m, "policy-violation", "modify", "Message does not fit in a SIP request",
+                 "xmpp_in_rejected_size");
     return;
   }
-  OutMsg *msg = g_new0 (OutMsg, 1);
+  OutMsg *msg = out_msg_new (OUT_PAGE, g_steal_pointer (&tmpl), body, len, cuts);
   msg->from_jid = g_strdup (m->from);
   msg->to_jid = g_strdup (m->to);
   msg->id = g_strdup (m->id);
-  msg->dest = g_strdup (tmpl->request_uri);
-  msg->tmpl = g_steal_pointer (&tmpl);
-  msg->body = g_strndup (body, len);
-  msg->len = len;
-  msg->cuts = g_steal_pointer (&cuts);
-  msg->next = 1;
-  if (can_start) {
-    d->active++;
-    send_next_part (self, msg, out);
-  } else {
-    g_queue_push_tail (&d->waiting, msg);
-    self->queued++;
-    count (out, "xmpp_in_queued");
+  msg->thread = g_strdup (m->thread);
+  msg->received_us = now_us;
+  /* offline.md §4: XEP-0160 - normal, chat or no type, with a body (never headline) */
+  msg->parkable
+      = m->body != NULL && *m->body != '\0'
+        && (m->type == NULL || strcmp (m->type, "normal") == 0 || strcmp (m->type, "chat") == 0);
+
+  g_autofree char *owner = prl_offline_owner_sip (msg->dest);
+  if (msg->parkable && prl_offline_can_park (self->offline)
+      && prl_offline_is_unregistered (self->offline, owner)) { /* offline.md §4d */
+    PrlOfflineParkCtx *ctx = g_new0 (PrlOfflineParkCtx, 1);
+    ctx->kind = PRL_OFFLINE_PARK_XMPP_NOW;
+    ctx->orig_from = g_strdup (m->from);
+    ctx->orig_to = g_strdup (m->to);
+    ctx->orig_id = g_strdup (m->id);
+    PrlStoredMessage *s = prl_stored_message_new ();
+    s->owner = g_steal_pointer (&owner);
+    s->to = g_strdup (msg->dest);
+    s->original_to = g_strdup (m->to);
+    s->from = g_strdup (msg->tmpl->from);
+    s->kind = g_strdup ("page");
+    s->content_type = g_strdup (PRL_MESSAGE_MAP_CONTENT_TYPE);
+    s->body = g_strndup (body, len);
+    s->body_len = len;
+    s->lang = g_strdup (msg->tmpl->content_language);
+    s->subject = g_strdup (m->subject);
+    s->thread = g_strdup (m->thread);
+    s->origin = g_strdup ("xmpp");
+    s->original_id = g_strdup (m->id);
+    ctx->held = msg;
+    ctx->held_free = (GDestroyNotify)out_msg_free;
+    prl_offline_park (self->offline, s, ctx, now_us, out);
+    return;
   }
+  enqueue (self, msg, out); /* §12 */
 }
 
 static const char *
@@ -733,9 +912,51 @@ failed_counter (guint status)
   return "xmpp_in_failed_6xx";
 }
 
+/* offline.md §4c: parks what is left of @msg (from the failed part on). TRUE if it did. */
+static gboolean
+park_failed (PrlCore *self, OutMsg *msg, guint status, const PrlXmppError *err, const char *text,
+             const char *detail, gint64 now_us, GPtrArray *out)
+{
+  if (!msg->parkable || (status != 480 && status != 404 && status != 408)
+      || !prl_offline_can_park (self->offline))
+    return FALSE;
+  g_autofree char *owner = prl_offline_owner_sip (msg->dest);
+  if (owner == NULL)
+    return FALSE;
+  guint failed = msg->next - 1; /* the part that got @status */
+  gsize from = g_array_index (msg->cuts, gsize, failed - 1);
+  PrlStoredMessage *s = prl_stored_message_new ();
+  s->owner = g_steal_pointer (&owner);
+  s->to = g_strdup (msg->dest);
+  s->original_to = g_strdup (msg->to_jid);
+  s->from = g_strdup (msg->tmpl->from);
+  s->kind = g_strdup ("page");
+  s->content_type = g_strdup (PRL_MESSAGE_MAP_CONTENT_TYPE);
+  s->body = g_strndup (msg->body + from, msg->len - from);
+  s->body_len = msg->len - from;
+  s->lang = g_strdup (msg->tmpl->content_language);
+  s->subject = g_strdup (msg->tmpl->subject);
+  s->thread = g_strdup (msg->thread);
+  s->origin = g_strdup ("xmpp");
+  s->original_id = g_strdup (msg->id);
+  s->received_us = msg->received_us;
+  PrlOfflineParkCtx *ctx = g_new0 (PrlOfflineParkCtx, 1);
+  ctx->kind = PRL_OFFLINE_PARK_XMPP;
+  ctx->orig_from = g_strdup (msg->from_jid);
+  ctx->orig_to = g_strdup (msg->to_jid);
+  ctx->orig_id = g_strdup (msg->id);
+  ctx->err_condition = g_strdup (err->condition);
+  ctx->err_type = g_strdup (err->type);
+  ctx->err_text = g_strdup (text);
+  ctx->err_detail = g_strdup (detail);
+  ctx->fail_counter = failed_counter (status);
+  prl_offline_park (self->offline, s, ctx, now_us, out);
+  return TRUE;
+}
+
 /* §11: a final response to a part we sent. */
 static void
-on_sip_response (PrlCore *self, const PrlSipResponse *r, GPtrArray *out)
+on_sip_response (PrlCore *self, const PrlSipResponse *r, gint64 now_us, GPtrArray *out)
 {
   if (r->status < 200)
     return; /* provisional: the adapter should not pass it on, but it is harmless */
@@ -748,12 +969,23 @@ on_sip_response (PrlCore *self, const PrlSipResponse *r, GPtrArray *out)
   g_free (key);
   OutMsg *msg = value;
   guint parts = msg->cuts->len - 1;
+  gboolean ok = r->status < 300;
 
-  if (r->status < 300) {
-    if (msg->next <= parts) {
-      send_next_part (self, msg, out); /* §10: n+1 only after n's 2xx */
-      return;
-    }
+  if (ok && msg->next <= parts) {
+    send_next_part (self, msg, out); /* §10: n+1 only after n's 2xx */
+    return;
+  }
+  if (msg->kind != OUT_PAGE) { /* offline.md §6: no error stanza for these */
+    OutKind kind = msg->kind;
+    guint64 token = msg->token;
+    finish (self, msg, out);
+    if (kind == OUT_FLUSH)
+      prl_offline_sip_done (self->offline, token, ok, now_us, out);
+    else if (!ok)
+      count (out, "offline_notice_failed");
+    return;
+  }
+  if (ok) {
     count (out, parts > 1 ? "xmpp_in_chunked" : "xmpp_in_relayed");
     finish (self, msg, out);
     return;
@@ -766,51 +998,169 @@ on_sip_response (PrlCore *self, const PrlSipResponse *r, GPtrArray *out)
   g_autofree char *text = parts > 1
                               ? g_strdup_printf ("%s (part %u of %u)", reason, msg->next - 1, parts)
                               : g_strdup (reason);
-  const char *cond = err.condition != NULL ? err.condition : "undefined-condition";
-  const char *type = err.type != NULL ? err.type : prl_error_type_for (cond);
+  err.condition = err.condition != NULL ? err.condition : "undefined-condition";
+  err.type = err.type != NULL ? err.type : prl_error_type_for (err.condition);
   /* errors.md: 301 -> gone and 3xx -> redirect carry the new address (RFC 6120 §8.3.3.5/.14) */
   const char *detail = NULL;
-  if ((strcmp (cond, "gone") == 0 || strcmp (cond, "redirect") == 0) && r->contact != NULL
-      && prl_message_map_header_is_safe (r->contact) && text_is_xml_safe (r->contact))
+  if ((strcmp (err.condition, "gone") == 0 || strcmp (err.condition, "redirect") == 0)
+      && r->contact != NULL && prl_message_map_header_is_safe (r->contact)
+      && text_is_xml_safe (r->contact))
     detail = r->contact;
-  xmpp_error_detail (out, msg->from_jid, msg->to_jid, msg->id, cond, type, text, detail);
+  if (park_failed (self, msg, r->status, &err, text, detail, now_us, out)) {
+    finish (self, msg, out);
+    return;
+  }
+  xmpp_error_detail (out, msg->from_jid, msg->to_jid, msg->id, err.condition, err.type, text,
+                     detail);
   count (out, failed_counter (r->status));
   if (msg->next <= parts)
     count (out, "xmpp_in_parts_dropped");
   finish (self, msg, out);
 }
 
+/* ---------------------------------------------------------------- offline host */
+
+static guint64
+host_next_seq (PrlCore *self)
+{
+  return ++self->next_seq;
+}
+
+static gboolean
+host_link_up (PrlCore *self)
+{
+  return self->link_up;
+}
+
+static void
+host_resume (PrlCore *self, gpointer held, GPtrArray *out)
+{
+  enqueue (self, held, out);
+}
+
+/* offline.md §6: a parked message as a SIP MESSAGE with the Date of its first receipt. */
+static gboolean
+host_send_sip (PrlCore *self, const PrlStoredMessage *m, guint64 token, GPtrArray *out)
+{
+  const char *body = m->body != NULL ? m->body : "";
+  gsize len = m->body != NULL ? m->body_len : 0;
+  if (m->to == NULL || m->from == NULL || !prl_message_map_header_is_safe (m->to)
+      || !prl_message_map_header_is_safe (m->from) || !prl_message_map_header_is_safe (m->subject)
+      || !g_utf8_validate_len (body, len, NULL) || memchr (body, '\0', len) != NULL)
+    return FALSE;
+  g_autoptr (PrlSipMessage) tmpl = prl_sip_message_new ();
+  tmpl->request_uri = g_strdup (m->to);
+  tmpl->from = g_strdup (m->from);
+  tmpl->to = g_strdup (m->to);
+  tmpl->call_id = prl_message_map_call_id_from_thread (m->thread);
+  if (tmpl->call_id == NULL) /* the stored id: a re-delivery carries the same Call-ID */
+    tmpl->call_id = g_strdup_printf ("%s@parley", m->id);
+  if (!prl_message_map_call_id_is_valid (tmpl->call_id)) {
+    g_free (tmpl->call_id);
+    tmpl->call_id = g_strdup_printf ("%s-%" G_GUINT64_FORMAT "@parley", self->config.id_prefix,
+                                     ++self->next_seq);
+  }
+  tmpl->cseq = 1;
+  tmpl->subject = g_strdup (m->subject);
+  tmpl->content_type = g_strdup (PRL_MESSAGE_MAP_CONTENT_TYPE);
+  if (prl_message_map_lang_is_valid (m->lang))
+    tmpl->content_language = g_strdup (m->lang);
+  tmpl->date = prl_offline_format_http_date (m->received_us);
+  GArray *cuts = plan_cuts (self, tmpl, body, len);
+  if (cuts == NULL)
+    return FALSE;
+  OutMsg *msg = out_msg_new (OUT_FLUSH, g_steal_pointer (&tmpl), body, len, cuts);
+  msg->token = token;
+  enqueue (self, msg, out);
+  return TRUE;
+}
+
+/* offline.md §4a: the stored_notice MESSAGE to a SIP sender (fire and forget). */
+static void
+host_send_notice (PrlCore *self, const char *from, const char *to, const char *text, GPtrArray *out)
+{
+  if (!prl_message_map_header_is_safe (from) || !prl_message_map_header_is_safe (to))
+    return;
+  g_autoptr (PrlSipMessage) tmpl = prl_sip_message_new ();
+  tmpl->request_uri = g_strdup (to);
+  tmpl->from = g_strdup (from);
+  tmpl->to = g_strdup (to);
+  tmpl->call_id = g_strdup_printf ("%s-%" G_GUINT64_FORMAT "@parley", self->config.id_prefix,
+                                   ++self->next_seq);
+  tmpl->cseq = 1;
+  tmpl->content_type = g_strdup (PRL_MESSAGE_MAP_CONTENT_TYPE);
+  GArray *cuts = plan_cuts (self, tmpl, text, strlen (text));
+  if (cuts == NULL)
+    return;
+  enqueue (self, out_msg_new (OUT_NOTICE, g_steal_pointer (&tmpl), text, strlen (text), cuts), out);
+}
+
+static const PrlOfflineHost offline_host = {
+  .next_seq = host_next_seq,
+  .send_sip = host_send_sip,
+  .send_notice = host_send_notice,
+  .resume = host_resume,
+  .link_up = host_link_up,
+};
+
 /* ---------------------------------------------------------------- entry point */
+
+/* offline.md §5: a sign of life from a user; presence and REGISTER are strong signs. */
+static void
+online_signal (PrlCore *self, char *owner, gboolean available, gboolean strong, gboolean unreg,
+               gint64 now_us, GPtrArray *out)
+{
+  if (available)
+    prl_offline_online (self->offline, owner, strong, now_us, out);
+  else
+    prl_offline_offline (self->offline, owner, unreg, out);
+  g_free (owner);
+}
 
 void
 prl_core_handle (PrlCore *self, const PrlEvent *event, GPtrArray *out)
 {
   g_return_if_fail (self != NULL && event != NULL && out != NULL);
+  gint64 now = event->now_us;
 
   switch (event->kind) {
   case PRL_EVENT_SIP_MESSAGE:
     g_return_if_fail (event->sip != NULL);
-    on_sip_message (self, event->sip, out);
+    on_sip_message (self, event->sip, now, out);
+    online_signal (self, prl_offline_owner_sip (event->sip->from), TRUE, FALSE, FALSE, now, out);
     break;
   case PRL_EVENT_SIP_RESPONSE:
-    on_sip_response (self, &event->response, out);
+    on_sip_response (self, &event->response, now, out);
     break;
   case PRL_EVENT_XMPP_MESSAGE:
     g_return_if_fail (event->xmpp != NULL);
-    on_xmpp_message (self, event->xmpp, out);
+    on_xmpp_message (self, event->xmpp, now, out);
+    if (g_strcmp0 (event->xmpp->type, "error") != 0)
+      online_signal (self, prl_offline_owner_xmpp (event->xmpp->from), TRUE, FALSE, FALSE, now,
+                     out);
     break;
   case PRL_EVENT_XMPP_LINK:
     on_link (self, event->link_up, out);
     break;
   case PRL_EVENT_TIMER:
-    on_timer (self, event->timer_id, out);
+    on_timer (self, event->timer_id, now, out);
     break;
   case PRL_EVENT_TICK:
-    break; /* reserved for housekeeping (§13) */
+    prl_offline_on_tick (self->offline, now, out); /* offline.md §7 */
+    break;
   case PRL_EVENT_XMPP_PRESENCE:
+    online_signal (self, prl_offline_owner_xmpp (event->presence.from), event->presence.available,
+                   TRUE, FALSE, now, out);
+    break;
   case PRL_EVENT_SIP_REGISTER:
+    online_signal (self, prl_offline_owner_sip (event->reg.aor), event->reg.expires > 0, TRUE, TRUE,
+                   now, out);
+    break;
   case PRL_EVENT_STORE_STATE:
+    prl_offline_on_store_state (self->offline, event->store_up);
+    break;
   case PRL_EVENT_STORE_RESULT:
-    break; /* offline storage: mapping-docs/offline.md */
+    prl_offline_on_store_result (self->offline, &event->store, now, out);
+    break;
   }
 }

@@ -2,7 +2,7 @@
  *
  * No sockets, no clock, no library handles: the core links GLib only, so everything it does
  * is reproducible from test-vectors/. The daemon (gateway/daemon/) is the only caller.
- * Rules: mapping-docs/addressing.md, errors.md, page-mode.md.
+ * Rules: mapping-docs/addressing.md, errors.md, page-mode.md, offline.md (gateway/offline.c).
  */
 #pragma once
 
@@ -39,6 +39,14 @@ typedef struct {
   guint max_pending;        /* bound on SIP->XMPP transactions in their bounce window */
   guint max_queued;         /* bound on XMPP->SIP messages waiting for their destination */
   guint sip_window;         /* outstanding MESSAGEs per destination (RFC 3428: 1) */
+  /* offline storage (mapping-docs/offline.md) */
+  gboolean offline_enabled; /* park undeliverable messages in the store (needs the store up) */
+  guint offline_expiry_s;   /* a parked message is dropped this long after its receipt */
+  guint flush_batch;        /* messages per claim; a full batch is followed by another claim */
+  guint flush_lease_ms;     /* lease a claim asks for (another instance waits this long) */
+  guint flush_recheck_s;    /* weak online signals claim a user at most once per this */
+  guint expire_interval_s;  /* TICK: STORE_EXPIRE at most this often (0 = never) */
+  char *stored_notice;      /* text sent to the sender when a message was parked; NULL = none */
 } PrlCoreConfig;
 
 /* Fills @config with the documented defaults (examples/parley.conf) and no domains. */

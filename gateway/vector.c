@@ -92,6 +92,7 @@ typedef struct {
   gboolean has_prefix;
   PrlVectorStep *step; /* open step, or NULL */
   GHashTable *fields;  /* field name -> GBytes*, of the open step */
+  GPtrArray *messages; /* GBytes*: the repeatable `message:` fields of a store.result */
   GString *expected;   /* expected lines of the open step */
 } Parser;
 
@@ -388,6 +389,13 @@ parse_config (Parser *p, const char *line, const char *end, GError **error)
     return parse_bool (p, key, value, &c->outbound_udp, error);
   if (strcmp (key, "chunk_over_tcp") == 0)
     return parse_bool (p, key, value, &c->chunk_over_tcp, error);
+  if (strcmp (key, "offline_enabled") == 0)
+    return parse_bool (p, key, value, &c->offline_enabled, error);
+  if (strcmp (key, "stored_notice") == 0) {
+    g_free (c->stored_notice);
+    c->stored_notice = g_steal_pointer (&value);
+    return TRUE;
+  }
 
   struct {
     const char *key;
@@ -402,6 +410,11 @@ parse_config (Parser *p, const char *line, const char *end, GError **error)
     { "max_pending", NULL, &c->max_pending },
     { "max_queued", NULL, &c->max_queued },
     { "sip_window", NULL, &c->sip_window },
+    { "offline_expiry_s", NULL, &c->offline_expiry_s },
+    { "flush_batch", NULL, &c->flush_batch },
+    { "flush_lease_ms", NULL, &c->flush_lease_ms },
+    { "flush_recheck_s", NULL, &c->flush_recheck_s },
+    { "expire_interval_s", NULL, &c->expire_interval_s },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (numbers); i++) {
     if (strcmp (key, numbers[i].key) != 0)
@@ -436,6 +449,11 @@ static const struct {
   { "xmpp.link", PRL_VECTOR_STEP_EVENT, PRL_EVENT_XMPP_LINK, " now state " },
   { "timer", PRL_VECTOR_STEP_EVENT, PRL_EVENT_TIMER, " now id " },
   { "tick", PRL_VECTOR_STEP_EVENT, PRL_EVENT_TICK, " now " },
+  { "xmpp.presence", PRL_VECTOR_STEP_EVENT, PRL_EVENT_XMPP_PRESENCE, " now from to type " },
+  { "sip.register", PRL_VECTOR_STEP_EVENT, PRL_EVENT_SIP_REGISTER, " now aor contact expires " },
+  { "store.state", PRL_VECTOR_STEP_EVENT, PRL_EVENT_STORE_STATE, " now state " },
+  { "store.result", PRL_VECTOR_STEP_EVENT, PRL_EVENT_STORE_RESULT,
+    " now request outcome count message " },
   { "addr.sip-to-xmpp", PRL_VECTOR_STEP_ADDR_SIP_TO_XMPP, 0, " from to " },
   { "addr.xmpp-to-sip", PRL_VECTOR_STEP_ADDR_XMPP_TO_SIP, 0, " from to " },
   { "error.sip-to-xmpp", PRL_VECTOR_STEP_ERROR_SIP_TO_XMPP, 0, " status " },
@@ -517,6 +535,128 @@ build_xmpp_message (Parser *p, PrlVectorStep *step, GError **error)
          && field_str (p, "error-detail", &m->error_detail, error);
 }
 
+static const struct {
+  const char *name;
+  PrlStoreOutcome outcome;
+} outcomes[] = {
+  { "ok", PRL_STORE_OK },         { "unavailable", PRL_STORE_UNAVAILABLE },
+  { "quota", PRL_STORE_QUOTA },   { "full", PRL_STORE_FULL },
+  { "leased", PRL_STORE_LEASED },
+};
+
+static gboolean
+set_stored_field (Parser *p, PrlStoredMessage *m, const char *key, char *value, GError **error)
+{
+  struct {
+    const char *key;
+    char **field;
+  } strings[] = {
+    { "id", &m->id },
+    { "owner", &m->owner },
+    { "to", &m->to },
+    { "original-to", &m->original_to },
+    { "from", &m->from },
+    { "kind", &m->kind },
+    { "content-type", &m->content_type },
+    { "lang", &m->lang },
+    { "subject", &m->subject },
+    { "thread", &m->thread },
+    { "origin", &m->origin },
+    { "original-id", &m->original_id },
+    { "body", &m->body },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (strings); i++) {
+    if (strcmp (key, strings[i].key) != 0)
+      continue;
+    if (*strings[i].field != NULL)
+      return fail (p, error, "message: %s given twice", key);
+    if (strings[i].field == &m->body)
+      m->body_len = strlen (value);
+    *strings[i].field = g_strdup (value);
+    return TRUE;
+  }
+  gint64 *times[] = { &m->received_us, &m->expires_us };
+  const char *time_keys[] = { "received", "expires" };
+  for (gsize i = 0; i < G_N_ELEMENTS (times); i++) {
+    if (strcmp (key, time_keys[i]) != 0)
+      continue;
+    if (!g_ascii_string_to_signed (value, 10, 0, G_MAXINT64, times[i], NULL))
+      return fail (p, error, "message: %s: microseconds expected", key);
+    return TRUE;
+  }
+  return fail (p, error, "message: unknown key %s", key);
+}
+
+/* One `message:` line: KEY=VALUE pairs separated by blanks; a VALUE is a quoted string (the
+ * escapes of "Values") or a bare word. */
+static PrlStoredMessage *
+parse_stored (Parser *p, GBytes *line, GError **error)
+{
+  gsize len = 0;
+  const char *s = g_bytes_get_data (line, &len);
+  const char *end = s + len;
+  g_autoptr (PrlStoredMessage) m = prl_stored_message_new ();
+  if (s != NULL && memchr (s, '\0', len) != NULL)
+    return fail (p, error, "message: NUL byte"), NULL;
+  for (s = skip_blanks (s, end); s != NULL && s < end; s = skip_blanks (s, end)) {
+    const char *eq = s;
+    while (eq < end && *eq != '=' && *eq != ' ' && *eq != '\t')
+      eq++;
+    if (eq >= end || *eq != '=' || eq == s)
+      return fail (p, error, "message: KEY=VALUE expected"), NULL;
+    g_autofree char *key = g_strndup (s, (gsize)(eq - s));
+    s = eq + 1;
+    g_autoptr (GByteArray) value = g_byte_array_new ();
+    if (s < end && *s == '"') {
+      if (!read_string (p, &s, end, value, error))
+        return NULL;
+    } else {
+      const char *v = s;
+      while (s < end && *s != ' ' && *s != '\t')
+        s++;
+      g_byte_array_append (value, (const guint8 *)v, (guint)(s - v));
+    }
+    if (memchr (value->data, '\0', value->len) != NULL)
+      return fail (p, error, "message: %s cannot hold a NUL byte", key), NULL;
+    g_autofree char *text = g_strndup ((const char *)value->data, value->len);
+    if (!set_stored_field (p, m, key, text, error))
+      return NULL;
+  }
+  return g_steal_pointer (&m);
+}
+
+static gboolean
+build_store_result (Parser *p, PrlVectorStep *step, GError **error)
+{
+  PrlStoreResult *r = &step->event.store;
+  g_autofree char *outcome = NULL;
+  if (g_hash_table_lookup (p->fields, "request") == NULL)
+    return fail (p, error, "store.result needs request");
+  if (!field_num (p, "request", G_MAXUINT64, &r->request, error)
+      || !field_num (p, "count", G_MAXUINT64, &r->count, error)
+      || !field_str (p, "outcome", &outcome, error))
+    return FALSE;
+  gboolean found = FALSE;
+  for (gsize i = 0; i < G_N_ELEMENTS (outcomes) && !found; i++) {
+    if (g_strcmp0 (outcome, outcomes[i].name) == 0) {
+      r->outcome = outcomes[i].outcome;
+      found = TRUE;
+    }
+  }
+  if (!found)
+    return fail (p, error, "store.result outcome: ok, unavailable, quota, full or leased");
+  if (p->messages->len == 0)
+    return TRUE;
+  r->messages = g_ptr_array_new_with_free_func ((GDestroyNotify)prl_stored_message_free);
+  for (guint i = 0; i < p->messages->len; i++) {
+    PrlStoredMessage *m = parse_stored (p, g_ptr_array_index (p->messages, i), error);
+    if (m == NULL)
+      return FALSE;
+    g_ptr_array_add (r->messages, m);
+  }
+  return TRUE;
+}
+
 static gboolean
 build_step (Parser *p, PrlVectorStep *step, GError **error)
 {
@@ -572,11 +712,35 @@ build_step (Parser *p, PrlVectorStep *step, GError **error)
     return field_num (p, "id", G_MAXUINT64, &step->event.timer_id, error);
   case PRL_EVENT_TICK:
     return TRUE;
-  case PRL_EVENT_XMPP_PRESENCE:
+  case PRL_EVENT_XMPP_PRESENCE: {
+    g_autofree char *type = NULL;
+    if (!field_str (p, "from", &step->event.presence.from, error)
+        || !field_str (p, "to", &step->event.presence.to, error)
+        || !field_str (p, "type", &type, error))
+      return FALSE;
+    if (type != NULL && strcmp (type, "available") != 0 && strcmp (type, "unavailable") != 0)
+      return fail (p, error, "xmpp.presence type: available or unavailable");
+    step->event.presence.available = type == NULL || strcmp (type, "available") == 0;
+    return TRUE;
+  }
   case PRL_EVENT_SIP_REGISTER:
-  case PRL_EVENT_STORE_STATE:
+    if (!field_str (p, "aor", &step->event.reg.aor, error)
+        || !field_str (p, "contact", &step->event.reg.contact, error)
+        || !field_num (p, "expires", G_MAXUINT, &n, error))
+      return FALSE;
+    step->event.reg.expires = (guint)n;
+    return TRUE;
+  case PRL_EVENT_STORE_STATE: {
+    g_autofree char *state = NULL;
+    if (!field_str (p, "state", &state, error))
+      return FALSE;
+    if (g_strcmp0 (state, "up") != 0 && g_strcmp0 (state, "down") != 0)
+      return fail (p, error, "store.state needs state: up or down");
+    step->event.store_up = strcmp (state, "up") == 0;
+    return TRUE;
+  }
   case PRL_EVENT_STORE_RESULT:
-    return fail (p, error, "step kind not supported yet");
+    return build_store_result (p, step, error);
   }
   return TRUE;
 }
@@ -596,6 +760,7 @@ close_step (Parser *p, GError **error)
   p->line = line;
   step->expected = g_string_free (g_steal_pointer (&p->expected), FALSE);
   g_hash_table_remove_all (p->fields);
+  g_ptr_array_set_size (p->messages, 0);
   return ok;
 }
 
@@ -643,11 +808,16 @@ parse_field (Parser *p, const char *s, const char *end, GError **error)
   g_autofree char *padded = g_strdup_printf (" %s ", name);
   if (*name == '\0' || strstr (allowed_fields (p->step), padded) == NULL)
     return fail (p, error, "field %s not allowed in %s", name, p->step->name);
-  if (g_hash_table_contains (p->fields, name))
+  gboolean repeatable = strcmp (name, "message") == 0; /* store.result: one per message */
+  if (!repeatable && g_hash_table_contains (p->fields, name))
     return fail (p, error, "field %s given twice", name);
   GBytes *value = parse_value (p, colon + 1, end, error);
   if (value == NULL)
     return FALSE;
+  if (repeatable) {
+    g_ptr_array_add (p->messages, value);
+    return TRUE;
+  }
   g_hash_table_insert (p->fields, g_steal_pointer (&name), value);
   return TRUE;
 }
@@ -704,6 +874,7 @@ prl_vector_load_data (const char *data, gsize len, const char *name, GError **er
 
   Parser p = { .name = v->name, .budget = PRL_VECTOR_MAX_BYTES, .vector = v };
   p.fields = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_bytes_unref);
+  p.messages = g_ptr_array_new_with_free_func ((GDestroyNotify)g_bytes_unref);
   gboolean ok = TRUE;
   const char *s = data, *end = data + len;
   while (ok && s < end) {
@@ -723,6 +894,7 @@ prl_vector_load_data (const char *data, gsize len, const char *name, GError **er
   if (p.expected != NULL)
     g_string_free (p.expected, TRUE);
   g_hash_table_unref (p.fields);
+  g_ptr_array_unref (p.messages);
   if (!ok)
     return NULL;
 

@@ -25,7 +25,7 @@ typedef enum {
 #define PRL_VECTOR_MAX_BYTES (8u * 1024 * 1024)
 
 typedef enum {
-  PRL_VECTOR_STEP_EVENT,            /* sip.message, sip.response, xmpp.*, timer, tick */
+  PRL_VECTOR_STEP_EVENT,            /* sip.*, xmpp.*, store.*, timer, tick */
   PRL_VECTOR_STEP_ADDR_SIP_TO_XMPP, /* probes */
   PRL_VECTOR_STEP_ADDR_XMPP_TO_SIP,
   PRL_VECTOR_STEP_ERROR_SIP_TO_XMPP,
@@ -36,7 +36,8 @@ typedef struct {
   PrlVectorStepKind kind;
   char *name;     /* the kind as written after '>' */
   guint line;     /* line number of the '>' statement */
-  PrlEvent event; /* EVENT steps; owns event.sip / event.xmpp / response.reason */
+  PrlEvent event; /* EVENT steps; owns event.sip / event.xmpp / response.reason and the
+                     strings of presence, reg and store.messages */
   char *from;     /* addr probes: from, to; error.xmpp-to-sip: condition, jid */
   char *to;
   char *condition;

@@ -8,7 +8,9 @@
  * Besides the expected text, every sip.send is checked against the chunking invariants of
  * mapping-docs/page-mode.md §10: the size estimate is the real estimate of the message and,
  * when chunking applies, within udp_request_limit; once all parts of a message are seen, their
- * bodies with the markers removed join into the body of an xmpp.message the vector sent.
+ * bodies with the markers removed join into the body of an xmpp.message the vector sent, of a
+ * parked message a store.result handed back (a flush), or the stored_notice
+ * (mapping-docs/offline.md §4, §6).
  */
 #include "gateway/vector.h"
 
@@ -19,7 +21,7 @@
 
 typedef struct {
   const PrlCoreConfig *config;
-  GPtrArray *bodies; /* char*: every xmpp.message body seen ("" for none) */
+  GPtrArray *bodies; /* char*: every xmpp.message / claimed body seen ("" for none), the notice */
   GHashTable *joins; /* char* call-id -> GString* of the parts so far */
   GString *problems;
 } Checker;
@@ -89,6 +91,11 @@ observe (const PrlVector *v, const PrlVectorStep *step, GPtrArray *actions, gpoi
   if (step->event.kind == PRL_EVENT_XMPP_MESSAGE)
     g_ptr_array_add (c->bodies,
                      g_strdup (step->event.xmpp->body != NULL ? step->event.xmpp->body : ""));
+  if (step->event.kind == PRL_EVENT_STORE_RESULT && step->event.store.messages != NULL)
+    for (guint i = 0; i < step->event.store.messages->len; i++) {
+      const PrlStoredMessage *m = g_ptr_array_index (step->event.store.messages, i);
+      g_ptr_array_add (c->bodies, g_strdup (m->body != NULL ? m->body : ""));
+    }
   for (guint i = 0; i < actions->len; i++) {
     const PrlAction *a = g_ptr_array_index (actions, i);
     if (a->kind == PRL_ACTION_SIP_SEND)
@@ -108,6 +115,8 @@ run_file (const char *path, char **report)
   }
   Checker c = { .config = &v->config };
   c.bodies = g_ptr_array_new_with_free_func (g_free);
+  if (v->config.stored_notice != NULL)
+    g_ptr_array_add (c.bodies, g_strdup (v->config.stored_notice));
   c.joins = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, free_gstring);
   c.problems = g_string_new (NULL);
   g_autofree char *diff = NULL;
