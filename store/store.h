@@ -72,11 +72,14 @@ typedef struct {
   void (*free) (PrlStore *s);
 } PrlStoreVTable;
 
+typedef struct _PrlStoreOutbox PrlStoreOutbox;
+
 struct _PrlStore {
   const PrlStoreVTable *vtable;
   char *instance;            /* this process's id, the lease holder's name */
   PrlStoreStateFunc on_state;
   gpointer state_data;
+  PrlStoreOutbox *outbox;    /* private (store.c): answers waiting for their idle delivery */
 };
 
 /* Redis at @host:@port (a literal IP or a UNIX socket path when @port is 0), database @db,
@@ -85,6 +88,9 @@ struct _PrlStore {
 PrlStore *prl_store_redis_new (const char *host, guint port, guint db, const char *prefix,
                                const char *instance);
 PrlStore *prl_store_memory_new (const char *instance);
+/* A second handle, named @instance, on the data of memory store @other (so two "instances"
+ * can compete for leases in tests); the data lives until its last handle is freed. */
+PrlStore *prl_store_memory_new_shared (PrlStore *other, const char *instance);
 
 void prl_store_set_state_func (PrlStore *s, PrlStoreStateFunc func, gpointer user_data);
 /* The operations: thin wrappers over the vtable. */
@@ -101,6 +107,9 @@ void prl_store_list (PrlStore *s, guint max, PrlStoreQueryFunc done, gpointer us
 void prl_store_expire (PrlStore *s, gint64 now_us, PrlStoreQueryFunc done, gpointer user_data);
 gboolean prl_store_is_up (PrlStore *s);
 GVariant *prl_store_describe (PrlStore *s);
+/* Operations still pending complete with UNAVAILABLE from inside this call (callbacks must
+ * not start new work on @s then: it fails too). Safe to call from any store callback: the
+ * store is then freed once that callback returns. NULL is ignored. */
 void prl_store_free (PrlStore *s);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrlStore, prl_store_free)
 
