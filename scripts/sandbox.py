@@ -34,6 +34,11 @@ def start(st):
     st.start_parleyd("direct")
 
 
+def parleyctl(st):
+    """parleyctl next to the parleyd the sandbox runs (both at the top of the build dir)."""
+    return os.path.join(os.path.dirname(os.path.abspath(st.parleyd_path())), "parleyctl")
+
+
 def banner(st):
     pw = H.password_for
     print("""
@@ -53,11 +58,20 @@ def banner(st):
  parleyd          SIP 127.0.0.1:{pp}, XMPP component {sd} on port {cp}
  Redis            127.0.0.1:{rp} (AOF on; for the offline store)
 
+ Admin socket     {adm}  (docs/admin.md); try:
+   {ctl} --socket {adm} status
+   {ctl} --socket {adm} stats
+   {ctl} --socket {adm} queue list
+   {ctl} --socket {adm} log level parley-sip debug
+   {ctl} --socket {adm} config reload
+   {ctl} --socket {adm} metrics
+   {ctl} --socket {adm} --json status
+
  Ctrl-C stops everything.
 ==============================================================================
 """.format(dir=st.dir, c2s=st.c2s_port, xd=H.XMPP_DOMAIN, sd=H.SIP_DOMAIN, pj=pw("juliet"),
            pr=pw("romeo"), kam=st.kam_port, pp=st.parley_port, cp=st.component_port,
-           rp=st.redis_port), flush=True)
+           rp=st.redis_port, adm=st.admin_socket, ctl=parleyctl(st)), flush=True)
 
 
 def demo(st):

@@ -12,7 +12,10 @@
  */
 #include "gateway/shell/config.h"
 
+#include <grp.h>
 #include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "parley-version.h"
 
@@ -70,6 +73,30 @@ static const KeySpec schema[] = {
   { "core", "max_pending", T_UINT, "10000", 1, 10000000, NULL },
   { "core", "max_queued", T_UINT, "10000", 1, 10000000, NULL },
   { "core", "sip_window", T_UINT, "1", 1, 1024, NULL },
+
+  { "admin", "socket", T_STRING, "/run/parley/admin.sock", 0, 0, NULL },
+  { "admin", "mode", T_ENUM, "0600", 0, 0, "0600;0660" },
+  { "admin", "group", T_STRING, "", 0, 0, NULL },
+  { "admin", "max_clients", T_UINT, "32", 1, 1024, NULL },
+  { "admin", "max_request_bytes", T_UINT, "65536", 256, 16777216, NULL },
+  { "admin", "max_output_bytes", T_UINT, "1048576", 65536, 268435456, NULL },
+  { "admin", "idle_timeout_s", T_UINT, "300", 1, 86400, NULL },
+
+  { "offline", "store", T_ENUM, "redis", 0, 0, "redis;memory;none" },
+  { "offline", "redis_host", T_STRING, "127.0.0.1", 0, 0, NULL },
+  { "offline", "redis_port", T_UINT, "6379", 0, 65535, NULL },
+  { "offline", "redis_db", T_UINT, "0", 0, 15, NULL },
+  { "offline", "redis_prefix", T_STRING, "parley:", 0, 0, NULL },
+  { "offline", "instance", T_STRING, "", 0, 0, NULL },
+  { "offline", "expiry_s", T_UINT, "604800", 60, 31536000, NULL },
+  { "offline", "quota_count", T_UINT, "1000", 0, 10000000, NULL },
+  { "offline", "quota_bytes", T_UINT, "1048576", 0, 1073741824, NULL },
+  { "offline", "max_total", T_UINT, "1000000", 0, 1000000000, NULL },
+  { "offline", "stored_notice", T_STRING, "", 0, 0, NULL },
+  { "offline", "flush_batch", T_UINT, "50", 1, 1000, NULL },
+  { "offline", "lease_ms", T_UINT, "30000", 1000, 3600000, NULL },
+  { "offline", "recheck_s", T_UINT, "30", 0, 86400, NULL },
+  { "offline", "expire_interval_s", T_UINT, "60", 1, 86400, NULL },
 };
 
 typedef struct {
@@ -78,6 +105,7 @@ typedef struct {
   GHashTable *lines; /* "group\nkey" or "group" -> line number */
   GString *problems;
   guint n_problems;
+  GHashTable *values; /* "group.key" -> effective value, for config.reload's diff */
 } Loader;
 
 static void
@@ -157,18 +185,20 @@ check_unknown (Loader *l)
 static char *
 raw_value (Loader *l, const KeySpec *s)
 {
+  char *v = NULL;
   if (g_key_file_has_key (l->kf, s->group, s->key, NULL)) {
     g_autoptr (GError) error = NULL;
-    char *v = g_key_file_get_string (l->kf, s->group, s->key, &error);
+    v = g_key_file_get_string (l->kf, s->group, s->key, &error);
     if (v == NULL)
       problem (l, s->group, s->key, "%s", error->message);
-    return v;
-  }
-  if (s->def == NULL) {
+  } else if (s->def == NULL) {
     problem (l, s->group, s->key, "required key is missing");
-    return NULL;
+  } else {
+    v = g_strdup (s->def);
   }
-  return g_strdup (s->def);
+  if (v != NULL)
+    g_hash_table_insert (l->values, g_strdup_printf ("%s.%s", s->group, s->key), g_strdup (v));
+  return v;
 }
 
 static gboolean
@@ -416,6 +446,98 @@ load_core (Loader *l, PrlConfig *c)
   }
 }
 
+void
+prl_admin_config_clear (PrlAdminConfig *c)
+{
+  g_clear_pointer (&c->socket_path, g_free);
+  g_clear_pointer (&c->group, g_free);
+}
+
+/* [offline]: the offline store (store/) and the core's parking policy (offline.md §1).
+ * "none" turns parking off: page mode then refuses what it cannot deliver. */
+static void
+load_offline (Loader *l, PrlConfig *c)
+{
+  PrlOfflineConfig *o = &c->offline;
+  PrlCoreConfig *k = &c->core;
+  g_autofree char *store = get_string (l, "offline", "store");
+  o->store = store && strcmp (store, "none") != 0 ? g_steal_pointer (&store) : NULL;
+  o->redis_host = get_string (l, "offline", "redis_host");
+  o->redis_port = get_uint (l, "offline", "redis_port");
+  if (o->redis_host && o->redis_port > 0 && !g_hostname_is_ip_address (o->redis_host))
+    problem (l, "offline", "redis_host",
+             "'%s' must be a literal IP address (or a UNIX socket path with redis_port = 0)",
+             o->redis_host);
+  if (o->redis_host && o->redis_port == 0 && !g_path_is_absolute (o->redis_host))
+    problem (l, "offline", "redis_host", "with redis_port = 0 this is a UNIX socket path: "
+             "'%s' is not absolute", o->redis_host);
+  o->redis_db = get_uint (l, "offline", "redis_db");
+  o->redis_prefix = get_string (l, "offline", "redis_prefix");
+  o->instance = get_string (l, "offline", "instance");
+  if (o->instance && o->instance[0] == '\0') {
+    g_free (o->instance); /* two instances sharing a Redis must differ: host name + pid */
+    o->instance = g_strdup_printf ("%s-%d", g_get_host_name (), (int)getpid ());
+  }
+  o->limits.max_count = get_uint (l, "offline", "quota_count");
+  o->limits.max_bytes = get_uint (l, "offline", "quota_bytes");
+  o->limits.max_total = get_uint (l, "offline", "max_total");
+  k->offline_enabled = o->store != NULL;
+  k->offline_expiry_s = get_uint (l, "offline", "expiry_s");
+  k->flush_batch = get_uint (l, "offline", "flush_batch");
+  k->flush_lease_ms = get_uint (l, "offline", "lease_ms");
+  k->flush_recheck_s = get_uint (l, "offline", "recheck_s");
+  k->expire_interval_s = get_uint (l, "offline", "expire_interval_s");
+  char *notice = get_string (l, "offline", "stored_notice");
+  g_free (k->stored_notice);
+  k->stored_notice = notice && notice[0] != '\0' ? notice : NULL;
+  if (k->stored_notice != notice)
+    g_free (notice);
+}
+
+static void
+offline_config_clear (PrlOfflineConfig *o)
+{
+  g_clear_pointer (&o->store, g_free);
+  g_clear_pointer (&o->redis_host, g_free);
+  g_clear_pointer (&o->redis_prefix, g_free);
+  g_clear_pointer (&o->instance, g_free);
+}
+
+/* [admin]: the operator socket (admin.c). The path must fit in sun_path; a group only makes
+ * sense with mode 0660 and is resolved here, once, so the daemon never looks it up. */
+static void
+load_admin (Loader *l, PrlConfig *c)
+{
+  PrlAdminConfig *a = &c->admin;
+  a->socket_path = get_string (l, "admin", "socket");
+  if (a->socket_path && a->socket_path[0] == '\0')
+    g_clear_pointer (&a->socket_path, g_free);
+  if (a->socket_path && !g_path_is_absolute (a->socket_path))
+    problem (l, "admin", "socket", "'%s' is not an absolute path", a->socket_path);
+  else if (a->socket_path
+           && strlen (a->socket_path) >= sizeof (((struct sockaddr_un *)0)->sun_path))
+    problem (l, "admin", "socket", "path is longer than a UNIX socket address allows");
+  g_autofree char *mode = get_string (l, "admin", "mode");
+  a->group_access = mode && strcmp (mode, "0660") == 0;
+  a->group = get_string (l, "admin", "group");
+  a->gid = (guint)-1;
+  if (a->group && a->group[0] == '\0')
+    g_clear_pointer (&a->group, g_free);
+  if (a->group && !a->group_access)
+    problem (l, "admin", "group", "needs mode = 0660");
+  else if (a->group) {
+    struct group *gr = getgrnam (a->group);
+    if (gr == NULL)
+      problem (l, "admin", "group", "no such group '%s'", a->group);
+    else
+      a->gid = gr->gr_gid;
+  }
+  a->max_clients = get_uint (l, "admin", "max_clients");
+  a->max_request_bytes = get_uint (l, "admin", "max_request_bytes");
+  a->max_output_bytes = get_uint (l, "admin", "max_output_bytes");
+  a->idle_timeout_s = get_uint (l, "admin", "idle_timeout_s");
+}
+
 PrlConfig *
 prl_config_load_data (const char *name, const char *data, GError **error)
 {
@@ -425,9 +547,11 @@ prl_config_load_data (const char *name, const char *data, GError **error)
   g_autoptr (GError) parse_error = NULL;
   g_autoptr (GHashTable) lines = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr (GString) problems = g_string_new (NULL);
-  Loader l = { name, kf, lines, problems, 0 };
+  Loader l = { name, kf, lines, problems, 0, NULL };
 
   c->path = g_strdup (name);
+  c->values = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  l.values = c->values;
   prl_core_config_init (&c->core);
   g_key_file_set_list_separator (kf, ';');
   if (!g_key_file_load_from_data (kf, data, (gsize)-1, G_KEY_FILE_NONE, &parse_error)) {
@@ -441,6 +565,8 @@ prl_config_load_data (const char *name, const char *data, GError **error)
   load_xmpp (&l, c);
   load_sip (&l, c);
   load_core (&l, c);
+  load_admin (&l, c);
+  load_offline (&l, c);
   if (l.n_problems > 0) {
     g_set_error_literal (error, PRL_CONFIG_ERROR, PRL_CONFIG_ERROR_INVALID, problems->str);
     return NULL;
@@ -460,15 +586,32 @@ prl_config_load (const char *path, GError **error)
   return prl_config_load_data (path, data, error);
 }
 
+char **
+prl_config_diff (const PrlConfig *a, const PrlConfig *b)
+{
+  g_return_val_if_fail (a != NULL && b != NULL, NULL);
+  g_autoptr (GStrvBuilder) out = g_strv_builder_new ();
+  for (gsize i = 0; i < G_N_ELEMENTS (schema); i++) {
+    g_autofree char *name = g_strdup_printf ("%s.%s", schema[i].group, schema[i].key);
+    if (g_strcmp0 (g_hash_table_lookup (a->values, name), g_hash_table_lookup (b->values, name))
+        != 0)
+      g_strv_builder_add (out, name);
+  }
+  return g_strv_builder_end (out);
+}
+
 void
 prl_config_free (PrlConfig *config)
 {
   if (config == NULL)
     return;
   g_free (config->path);
+  g_clear_pointer (&config->values, g_hash_table_unref);
   g_strfreev (config->debug_domains);
   prl_core_config_clear (&config->core);
   prl_xmpp_link_config_clear (&config->xmpp);
   prl_sip_agent_config_clear (&config->sip);
+  prl_admin_config_clear (&config->admin);
+  offline_config_clear (&config->offline);
   g_free (config);
 }

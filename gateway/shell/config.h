@@ -10,7 +10,9 @@
 #include <glib.h>
 
 #include "gateway/core.h"
+#include "gateway/shell/admin.h"
 #include "sip/sip.h"
+#include "store/store.h"
 #include "xmpp/xmpp.h"
 
 G_BEGIN_DECLS
@@ -22,12 +24,26 @@ typedef enum {
   PRL_CONFIG_ERROR_INVALID, /* one or more keys are wrong; the message lists each */
 } PrlConfigError;
 
+/* [offline]: which store, where, and its limits (the core's part is in PrlConfig.core). */
+typedef struct {
+  char *store;          /* "redis" or "memory"; NULL = none (parking off) */
+  char *redis_host;     /* literal IP, or a UNIX socket path when redis_port is 0 */
+  guint redis_port;
+  guint redis_db;
+  char *redis_prefix;
+  char *instance;       /* lease holder name: unique per parleyd sharing one Redis */
+  PrlStoreLimits limits;
+} PrlOfflineConfig;
+
 typedef struct {
   char *path;
+  GHashTable *values;   /* "group.key" -> effective value (text), every schema key */
   char **debug_domains; /* [daemon] debug_domains */
   PrlCoreConfig core;
   PrlXmppLinkConfig xmpp;
   PrlSipAgentConfig sip;
+  PrlAdminConfig admin;
+  PrlOfflineConfig offline;
 } PrlConfig;
 
 /* Loads and validates @path. (transfer full) on success; NULL with @error listing every
@@ -35,6 +51,9 @@ typedef struct {
 PrlConfig *prl_config_load (const char *path, GError **error);
 /* Same checks on text already in memory (@name is used in messages). */
 PrlConfig *prl_config_load_data (const char *name, const char *data, GError **error);
+/* The "group.key" names whose effective values differ, in schema order (transfer full; an
+ * empty vector when none). Used by config.reload. */
+char **prl_config_diff (const PrlConfig *a, const PrlConfig *b);
 void prl_config_free (PrlConfig *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrlConfig, prl_config_free)
 

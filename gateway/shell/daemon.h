@@ -8,6 +8,7 @@
 #pragma once
 
 #include "gateway/shell/config.h"
+#include "store/store.h"
 
 G_BEGIN_DECLS
 
@@ -23,5 +24,46 @@ void prl_daemon_free (PrlDaemon *daemon);
 /* Logs every counter and the adapters' statistics (SIGUSR1). */
 void prl_daemon_dump_stats (PrlDaemon *daemon);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrlDaemon, prl_daemon_free)
+
+/* Introspection and control for the admin socket (gateway/shell/admin*.c). All on the main
+ * loop; pointers handed out are borrowed and valid until the next reload or the free. */
+typedef struct {
+  gint64 started_us; /* wall clock at prl_daemon_new */
+  gint64 uptime_us;  /* monotonic */
+  const char *config_path;
+  gboolean xmpp_online;
+  const char *xmpp_host, *xmpp_component;
+  guint xmpp_port;
+  const char *sip_bind;
+  guint sip_port;
+  gboolean sip_udp, sip_tcp;
+  gboolean has_store, store_up; /* the offline store: configured, and reachable */
+  guint core_pending, core_queued;
+  const PrlXmppLinkStats *xmpp_stats;
+  const PrlSipAgentStats *sip_stats;
+} PrlDaemonStatus;
+
+void prl_daemon_status (PrlDaemon *daemon, PrlDaemonStatus *out);
+/* One-line XMPP link state (transfer full). */
+char *prl_daemon_xmpp_describe (PrlDaemon *daemon);
+/* The core's counters (transfer none): const char* (static) -> guint64*. */
+GHashTable *prl_daemon_counters (PrlDaemon *daemon);
+/* The offline store (transfer none), or NULL when none is configured. */
+PrlStore *prl_daemon_store (PrlDaemon *daemon);
+/* Starts delivering @user's parked messages now. FALSE with @error (PRL_STORE_ERROR_
+ * UNAVAILABLE, "offline store not configured") while there is no store. */
+gboolean prl_daemon_flush_user (PrlDaemon *daemon, const char *user, GError **error);
+
+typedef struct {
+  char **applied;          /* "group.key" changed and now in force */
+  char **restart_required; /* "group.key" changed in the file but only read at start */
+} PrlDaemonReload;
+void prl_daemon_reload_clear (PrlDaemonReload *reload);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (PrlDaemonReload, prl_daemon_reload_clear)
+/* config.reload: re-reads the file the daemon was started with. Live keys ([core], [xmpp]
+ * domains, [sip] domains, [daemon] debug_domains, [admin] limits) take effect at once; the
+ * others are listed in @out->restart_required and keep their running values. A bad file
+ * changes nothing: FALSE with @error (PRL_CONFIG_ERROR, the --check-config problem list). */
+gboolean prl_daemon_reload (PrlDaemon *daemon, PrlDaemonReload *out, GError **error);
 
 G_END_DECLS

@@ -11,6 +11,7 @@
 #include <glib-unix.h>
 #include <glib.h>
 
+#include "gateway/shell/admin-log.h"
 #include "gateway/shell/config.h"
 #include "gateway/shell/daemon.h"
 #include "parley-version.h"
@@ -100,6 +101,8 @@ main (int argc, char **argv)
     printf ("%s: OK\n", config_path);
     return 0;
   }
+  /* log.level on the admin socket can change domains' levels later (admin-log.h) */
+  prl_admin_log_install (config->debug_domains, g_getenv ("G_MESSAGES_DEBUG") != NULL);
   apply_debug_domains (config->debug_domains);
 
   App app = { 0 };

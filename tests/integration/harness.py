@@ -451,6 +451,22 @@ udp_request_limit = 1300
 part_marker = [%u/%u]\\s
 bounce_window_ms = 200
 retry_after_s = {retry_after_s}
+
+[offline]
+store = {offline_store}
+redis_host = 127.0.0.1
+redis_port = {redis_port}
+instance = {instance}
+expiry_s = {expiry_s}
+quota_count = {quota_count}
+quota_bytes = 1048576
+expire_interval_s = {expire_interval_s}
+lease_ms = {lease_ms}
+stored_notice = {stored_notice}
+
+[admin]
+socket = {admin_socket}
+{admin_extra}
 """
 
 
@@ -471,6 +487,7 @@ class Stack:
         self.xmpp = None
         self.kam = None
         self.parley = None
+        self.admin_socket = os.path.join(self.dir, "admin.sock")   # parleyctl --socket
         self._clients = []
         self._sipps = []
         self.checks = Checks()
@@ -702,7 +719,11 @@ class Stack:
                       secret=SECRET, sip_port=self.parley_port, kam_port=self.kam_port,
                       mode=mode, sip_domain="" if mode == "direct" else ESC_SIP_DOMAIN,
                       max_message_bytes=131072, retry_after_s=5,
-                      reconnect_min_ms=200, reconnect_max_ms=2000, proxy_params="")
+                      reconnect_min_ms=200, reconnect_max_ms=2000, proxy_params="",
+                      admin_socket=self.admin_socket, admin_extra="",
+                      offline_store="none", redis_port=getattr(self, "redis_port", None) or 6379,
+                      instance="it-%d" % os.getpid(), expiry_s=604800, quota_count=1000,
+                      expire_interval_s=60, lease_ms=30000, stored_notice="")
         values.update(over)
         path = os.path.join(self.dir, "parley-%s.conf" % mode)
         with open(path, "w") as f:
