@@ -1162,5 +1162,9 @@ prl_core_handle (PrlCore *self, const PrlEvent *event, GPtrArray *out)
   case PRL_EVENT_STORE_RESULT:
     prl_offline_on_store_result (self->offline, &event->store, now, out);
     break;
+  case PRL_EVENT_FLUSH: /* offline.md §5: parleyctl queue flush, like a strong online signal */
+    g_return_if_fail (event->owner != NULL);
+    prl_offline_online (self->offline, event->owner, TRUE, now, out);
+    break;
   }
 }

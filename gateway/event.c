@@ -29,6 +29,8 @@ prl_event_kind_to_string (PrlEventKind kind)
     return "store.state";
   case PRL_EVENT_STORE_RESULT:
     return "store.result";
+  case PRL_EVENT_FLUSH:
+    return "flush";
   }
   return "unknown";
 }

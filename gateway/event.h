@@ -21,6 +21,7 @@ typedef enum {
   PRL_EVENT_SIP_REGISTER,  /* .reg: a REGISTER the SIP proxy replicated to Parley (accepted) */
   PRL_EVENT_STORE_STATE,   /* .store_up: the offline store became usable (TRUE) or not */
   PRL_EVENT_STORE_RESULT,  /* .store: the answer to a PRL_ACTION_STORE_* with .store.request */
+  PRL_EVENT_FLUSH,         /* .owner: the operator asked to deliver this user's parked messages */
 } PrlEventKind;
 
 /* Outcome of an offline-store operation (store/store.h errors, as the core sees them). */
@@ -71,6 +72,7 @@ typedef struct {
     PrlSipRegister reg;
     gboolean store_up;
     PrlStoreResult store;
+    char *owner; /* borrowed: "xmpp:bare-jid" or "sip:user@host" (offline.md §2) */
   };
 } PrlEvent;
 

@@ -58,6 +58,9 @@ step_free (PrlVectorStep *s)
     case PRL_EVENT_STORE_RESULT:
       g_clear_pointer (&s->event.store.messages, g_ptr_array_unref);
       break;
+    case PRL_EVENT_FLUSH:
+      g_free (s->event.owner);
+      break;
     }
   }
   g_free (s->from);
@@ -452,6 +455,7 @@ static const struct {
   { "xmpp.presence", PRL_VECTOR_STEP_EVENT, PRL_EVENT_XMPP_PRESENCE, " now from to type " },
   { "sip.register", PRL_VECTOR_STEP_EVENT, PRL_EVENT_SIP_REGISTER, " now aor contact expires " },
   { "store.state", PRL_VECTOR_STEP_EVENT, PRL_EVENT_STORE_STATE, " now state " },
+  { "flush", PRL_VECTOR_STEP_EVENT, PRL_EVENT_FLUSH, " now owner " },
   { "store.result", PRL_VECTOR_STEP_EVENT, PRL_EVENT_STORE_RESULT,
     " now request outcome count message " },
   { "addr.sip-to-xmpp", PRL_VECTOR_STEP_ADDR_SIP_TO_XMPP, 0, " from to " },
@@ -741,6 +745,12 @@ build_step (Parser *p, PrlVectorStep *step, GError **error)
   }
   case PRL_EVENT_STORE_RESULT:
     return build_store_result (p, step, error);
+  case PRL_EVENT_FLUSH:
+    if (!field_str (p, "owner", &step->event.owner, error))
+      return FALSE;
+    if (step->event.owner == NULL)
+      return fail (p, error, "flush needs owner");
+    return TRUE;
   }
   return TRUE;
 }
