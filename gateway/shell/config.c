@@ -88,7 +88,7 @@ static const KeySpec schema[] = {
   { "offline", "redis_db", T_UINT, "0", 0, 15, NULL },
   { "offline", "redis_prefix", T_STRING, "parley:", 0, 0, NULL },
   { "offline", "instance", T_STRING, "", 0, 0, NULL },
-  { "offline", "expiry_s", T_UINT, "604800", 60, 31536000, NULL },
+  { "offline", "expiry_s", T_UINT, "604800", 1, 31536000, NULL },
   { "offline", "quota_count", T_UINT, "1000", 0, 10000000, NULL },
   { "offline", "quota_bytes", T_UINT, "1048576", 0, 1073741824, NULL },
   { "offline", "max_total", T_UINT, "1000000", 0, 1000000000, NULL },
