@@ -31,7 +31,8 @@ def start(st):
     st.start_xmpp(users=("juliet", "romeo"))
     st.parley_port = port_or_free(5070)
     st.start_kamailio(fr_timer_ms=30000, port=port_or_free(5060))
-    st.start_parleyd("direct")
+    st.start_parleyd("direct", offline_store="redis", redis_port=st.redis_port,
+                     stored_notice="Stored for later delivery: the recipient is offline.")
 
 
 def parleyctl(st):
@@ -56,7 +57,8 @@ def banner(st):
    XMPP users are reached as  sip:juliet@{xd}  and  sip:romeo@{xd}
 
  parleyd          SIP 127.0.0.1:{pp}, XMPP component {sd} on port {cp}
- Redis            127.0.0.1:{rp} (AOF on; for the offline store)
+ Redis            127.0.0.1:{rp} (AOF on): messages for offline users are parked there and
+                  delivered when they come back (a REGISTER, or the XMPP user's next message)
 
  Admin socket     {adm}  (docs/admin.md); try:
    {ctl} --socket {adm} status
