@@ -588,13 +588,20 @@ prl_daemon_flush_user (PrlDaemon *self, const char *user, GError **error)
                          "offline store unreachable");
     return FALSE;
   }
-  if (!g_str_has_prefix (user, "sip:") && !g_str_has_prefix (user, "xmpp:")) {
+  if (strchr (user, '@') == NULL || strpbrk (user, " \r\n") != NULL) {
     g_set_error (error, PRL_STORE_ERROR, PRL_STORE_ERROR_CORRUPT,
-                 "'%s' is not an owner key (sip:user@host or xmpp:user@domain)", user);
+                 "'%s' is not a user (sip:user@host, xmpp:user@domain or user@domain)", user);
     return FALSE;
   }
-  PrlEvent ev = { .kind = PRL_EVENT_FLUSH, .now_us = now_us (), .owner = (char *)user };
-  dispatch (self, &ev);
+  /* A bare address means both sides, as in queue.show. */
+  gboolean bare = !g_str_has_prefix (user, "sip:") && !g_str_has_prefix (user, "xmpp:");
+  g_autofree char *as_sip = bare ? g_strconcat ("sip:", user, NULL) : NULL;
+  g_autofree char *as_xmpp = bare ? g_strconcat ("xmpp:", user, NULL) : NULL;
+  const char *owners[] = { bare ? as_sip : user, as_xmpp };
+  for (guint i = 0; i < G_N_ELEMENTS (owners) && owners[i] != NULL; i++) {
+    PrlEvent ev = { .kind = PRL_EVENT_FLUSH, .now_us = now_us (), .owner = (char *)owners[i] };
+    dispatch (self, &ev);
+  }
   return TRUE;
 }
 
