@@ -494,21 +494,32 @@ queue_op_free (QueueOp *op)
   g_free (op);
 }
 
+static gint
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(const char *const *)a, *(const char *const *)b);
+}
+
 static void
 add_entries (JsonBuilder *b, GVariant *listing, const char *user, guint64 *total)
 {
-  g_autoptr (GPtrArray) owners = g_ptr_array_new ();
+  /* Owned copies: an "&s" from g_variant_iter_next() dies with the child value when the
+   * listing was built in memory (not serialised), which the stores' listings are. */
+  g_autoptr (GPtrArray) owners = g_ptr_array_new_with_free_func (g_free);
   GVariantIter it;
-  const char *owner;
+  char *owner;
   guint64 count, oldest;
   g_variant_iter_init (&it, listing);
-  while (g_variant_iter_next (&it, "{&s(tt)}", &owner, &count, &oldest))
+  while (g_variant_iter_next (&it, "{s(tt)}", &owner, &count, &oldest)) {
     if (user == NULL || owner_matches (owner, user))
-      g_ptr_array_add (owners, (gpointer)owner);
-  g_ptr_array_sort (owners, (GCompareFunc)(void (*) (void))g_strcmp0);
+      g_ptr_array_add (owners, owner);
+    else
+      g_free (owner);
+  }
+  g_ptr_array_sort (owners, compare_strings);
   json_builder_begin_array (b);
   for (guint i = 0; i < owners->len; i++) {
-    const char *o = *(const char **)&owners->pdata[i];
+    const char *o = g_ptr_array_index (owners, i);
     g_variant_lookup (listing, o, "(tt)", &count, &oldest);
     g_autofree char *when = iso_time ((gint64)oldest);
     json_builder_begin_object (b);
@@ -625,7 +636,7 @@ on_listed_for_purge (PrlStore *store, GVariant *result, const GError *error, gpo
   const char *owner;
   guint64 count, oldest;
   g_variant_iter_init (&it, result);
-  while (g_variant_iter_next (&it, "{&s(tt)}", &owner, &count, &oldest))
+  while (g_variant_iter_loop (&it, "{&s(tt)}", &owner, &count, &oldest)) /* &s: see add_entries */
     if (owner_matches (owner, op->user))
       g_ptr_array_add (owners, g_strdup (owner));
   if (owners->len == 0) {

@@ -235,7 +235,9 @@ on_owners_listed (PrlStore *store, GVariant *result, const GError *error, gpoint
   const char *owner;
   guint n = 0;
   g_variant_iter_init (&iter, result);
-  while (g_variant_iter_next (&iter, "{&s(tt)}", &owner, NULL, NULL)) {
+  /* g_variant_iter_loop: its "&s" stays valid for the whole iteration (iter_next's would die
+   * with the child value of an in-memory listing) */
+  while (g_variant_iter_loop (&iter, "{&s(tt)}", &owner, NULL, NULL)) {
     if (!g_str_has_prefix (owner, "xmpp:"))
       continue;
     PrlEvent ev = { .kind = PRL_EVENT_FLUSH, .now_us = now_us (), .owner = (char *)owner };
