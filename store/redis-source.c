@@ -20,25 +20,25 @@ typedef struct {
 static void
 add_read (void *data)
 {
-  ((RedisSource *) data)->pfd.events |= G_IO_IN;
+  ((RedisSource *)data)->pfd.events |= G_IO_IN;
 }
 
 static void
 del_read (void *data)
 {
-  ((RedisSource *) data)->pfd.events &= ~G_IO_IN;
+  ((RedisSource *)data)->pfd.events &= ~G_IO_IN;
 }
 
 static void
 add_write (void *data)
 {
-  ((RedisSource *) data)->pfd.events |= G_IO_OUT;
+  ((RedisSource *)data)->pfd.events |= G_IO_OUT;
 }
 
 static void
 del_write (void *data)
 {
-  ((RedisSource *) data)->pfd.events &= ~G_IO_OUT;
+  ((RedisSource *)data)->pfd.events &= ~G_IO_OUT;
 }
 
 /* hiredis is freeing the context (its fd closes right after): stop polling it for good. */
@@ -62,23 +62,23 @@ prepare (GSource *source, gint *timeout)
 static gboolean
 check (GSource *source)
 {
-  RedisSource *rs = (RedisSource *) source;
+  RedisSource *rs = (RedisSource *)source;
   return rs->ac != NULL && (rs->pfd.revents & (rs->pfd.events | G_IO_HUP | G_IO_ERR)) != 0;
 }
 
 static gboolean
 dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
 {
-  RedisSource *rs = (RedisSource *) source;
+  RedisSource *rs = (RedisSource *)source;
   gushort revents = rs->pfd.revents;
   gushort wanted = rs->pfd.events;
   rs->pfd.revents = 0;
   gboolean is_broken = (revents & (G_IO_HUP | G_IO_ERR)) != 0;
   /* read first: replies are processed, and an error or EOF tears the context down; with no
    * interest at all an error still needs a reader, or poll would report it forever */
-  if (rs->ac != NULL &&
-      (((wanted & G_IO_IN) && (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR))) ||
-       (is_broken && !(wanted & G_IO_OUT))))
+  if (rs->ac != NULL
+      && (((wanted & G_IO_IN) && (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
+          || (is_broken && !(wanted & G_IO_OUT))))
     redisAsyncHandleRead (rs->ac);
   if (rs->ac != NULL && (wanted & G_IO_OUT) && (revents & (G_IO_OUT | G_IO_HUP | G_IO_ERR)))
     redisAsyncHandleWrite (rs->ac);
@@ -88,7 +88,7 @@ dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
 static void
 finalize (GSource *source)
 {
-  RedisSource *rs = (RedisSource *) source;
+  RedisSource *rs = (RedisSource *)source;
   if (rs->ac != NULL && rs->ac->ev.data == rs) {
     /* the context outlives us: hiredis must not call into freed memory */
     rs->ac->ev.addRead = NULL;
@@ -114,7 +114,7 @@ prl_redis_source_new (redisAsyncContext *ac)
   g_return_val_if_fail (ac->ev.data == NULL, NULL);
   GSource *source = g_source_new (&funcs, sizeof (RedisSource));
   g_source_set_static_name (source, "parley-redis");
-  RedisSource *rs = (RedisSource *) source;
+  RedisSource *rs = (RedisSource *)source;
   rs->ac = ac;
   rs->pfd.fd = ac->c.fd;
   rs->pfd.events = 0;
@@ -132,5 +132,5 @@ redisAsyncContext *
 prl_redis_source_get_context (GSource *source)
 {
   g_return_val_if_fail (source != NULL, NULL);
-  return ((RedisSource *) source)->ac;
+  return ((RedisSource *)source)->ac;
 }

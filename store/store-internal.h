@@ -42,13 +42,11 @@ void prl_store_init (PrlStore *s, const PrlStoreVTable *vtable, const char *inst
 gboolean prl_store_is_freeing (PrlStore *s);
 
 PrlStoreReply *prl_store_reply_new_done (PrlStore *s, PrlStoreDoneFunc done, gpointer user_data);
-PrlStoreReply *prl_store_reply_new_claim (PrlStore *s, PrlStoreClaimFunc done,
-                                          gpointer user_data);
-PrlStoreReply *prl_store_reply_new_query (PrlStore *s, PrlStoreQueryFunc done,
-                                          gpointer user_data);
+PrlStoreReply *prl_store_reply_new_claim (PrlStore *s, PrlStoreClaimFunc done, gpointer user_data);
+PrlStoreReply *prl_store_reply_new_query (PrlStore *s, PrlStoreQueryFunc done, gpointer user_data);
 /* Records a failure (printf-style message) unless one is already recorded. */
 void prl_store_reply_fail (PrlStoreReply *r, PrlStoreError code, const char *format, ...)
-  G_GNUC_PRINTF (3, 4);
+    G_GNUC_PRINTF (3, 4);
 /* Queues @r (transfer full) for delivery from the idle callback. */
 void prl_store_reply_send (PrlStoreReply *r);
 /* Queues an on_state notification. */

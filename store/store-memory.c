@@ -38,7 +38,7 @@ static void
 user_free (User *u)
 {
   g_hash_table_unref (u->by_id);
-  g_queue_clear_full (&u->messages, (GDestroyNotify) prl_stored_message_free);
+  g_queue_clear_full (&u->messages, (GDestroyNotify)prl_stored_message_free);
   g_free (u->lease_holder);
   g_free (u);
 }
@@ -91,7 +91,7 @@ static void
 memory_park (PrlStore *s, const PrlStoredMessage *m, const PrlStoreLimits *limits,
              PrlStoreDoneFunc done, gpointer user_data)
 {
-  Shared *sh = ((StoreMemory *) s)->shared;
+  Shared *sh = ((StoreMemory *)s)->shared;
   PrlStoreReply *r = prl_store_reply_new_done (s, done, user_data);
   User *u = user_lookup (sh, m->owner, FALSE);
   if (u != NULL && g_hash_table_contains (u->by_id, m->id)) {
@@ -101,8 +101,8 @@ memory_park (PrlStore *s, const PrlStoredMessage *m, const PrlStoreLimits *limit
   guint count = u != NULL ? u->messages.length : 0;
   guint64 bytes = u != NULL ? u->bytes : 0;
   if (limits->max_total > 0 && sh->total >= limits->max_total)
-    prl_store_reply_fail (r, PRL_STORE_ERROR_FULL, "the store holds %" G_GUINT64_FORMAT
-                          " messages", sh->total);
+    prl_store_reply_fail (r, PRL_STORE_ERROR_FULL, "the store holds %" G_GUINT64_FORMAT " messages",
+                          sh->total);
   else if (limits->max_count > 0 && count >= limits->max_count)
     prl_store_reply_fail (r, PRL_STORE_ERROR_QUOTA, "%u messages already wait", count);
   else if (limits->max_bytes > 0 && bytes + m->body_len > limits->max_bytes)
@@ -122,7 +122,7 @@ static void
 memory_claim (PrlStore *s, const char *owner, guint max, guint lease_ms, gint64 now_us,
               PrlStoreClaimFunc done, gpointer user_data)
 {
-  Shared *sh = ((StoreMemory *) s)->shared;
+  Shared *sh = ((StoreMemory *)s)->shared;
   PrlStoreReply *r = prl_store_reply_new_claim (s, done, user_data);
   sh->clock_us = MAX (sh->clock_us, now_us);
   if (max == 0 || max > 1000)
@@ -137,8 +137,8 @@ memory_claim (PrlStore *s, const char *owner, guint max, guint lease_ms, gint64 
   g_free (u->lease_holder);
   u->lease_holder = g_strdup (s->instance);
   u->lease_ms = lease_ms;
-  u->lease_until_us = now_us + (gint64) lease_ms * 1000;
-  r->messages = g_ptr_array_new_with_free_func ((GDestroyNotify) prl_stored_message_free);
+  u->lease_until_us = now_us + (gint64)lease_ms * 1000;
+  r->messages = g_ptr_array_new_with_free_func ((GDestroyNotify)prl_stored_message_free);
   GList *l = u->messages.head;
   while (l != NULL && r->messages->len < max) {
     GList *next = l->next;
@@ -155,14 +155,13 @@ static void
 memory_ack (PrlStore *s, const char *owner, const char *id, PrlStoreDoneFunc done,
             gpointer user_data)
 {
-  Shared *sh = ((StoreMemory *) s)->shared;
+  Shared *sh = ((StoreMemory *)s)->shared;
   PrlStoreReply *r = prl_store_reply_new_done (s, done, user_data);
   User *u = user_lookup (sh, owner, FALSE);
   if (u == NULL || !lease_is_live (sh, u) || g_strcmp0 (u->lease_holder, s->instance) != 0) {
-    prl_store_reply_fail (r, PRL_STORE_ERROR_LEASED, "%s holds no lease on %s", s->instance,
-                          owner);
+    prl_store_reply_fail (r, PRL_STORE_ERROR_LEASED, "%s holds no lease on %s", s->instance, owner);
   } else {
-    u->lease_until_us = sh->clock_us + (gint64) u->lease_ms * 1000;
+    u->lease_until_us = sh->clock_us + (gint64)u->lease_ms * 1000;
     GList *link = g_hash_table_lookup (u->by_id, id);
     if (link != NULL) /* else gone already: acking twice is harmless */
       remove_link (sh, u, link);
@@ -173,7 +172,7 @@ memory_ack (PrlStore *s, const char *owner, const char *id, PrlStoreDoneFunc don
 static void
 memory_release (PrlStore *s, const char *owner, PrlStoreDoneFunc done, gpointer user_data)
 {
-  Shared *sh = ((StoreMemory *) s)->shared;
+  Shared *sh = ((StoreMemory *)s)->shared;
   User *u = user_lookup (sh, owner, FALSE);
   if (u != NULL && g_strcmp0 (u->lease_holder, s->instance) == 0) {
     g_clear_pointer (&u->lease_holder, g_free);
@@ -185,7 +184,7 @@ memory_release (PrlStore *s, const char *owner, PrlStoreDoneFunc done, gpointer 
 static void
 memory_purge (PrlStore *s, const char *owner, PrlStoreDoneFunc done, gpointer user_data)
 {
-  Shared *sh = ((StoreMemory *) s)->shared;
+  Shared *sh = ((StoreMemory *)s)->shared;
   User *u = user_lookup (sh, owner, FALSE);
   if (u != NULL) {
     sh->total -= MIN (sh->total, u->messages.length);
@@ -212,7 +211,7 @@ entry_cmp (gconstpointer a, gconstpointer b)
 static void
 memory_list (PrlStore *s, guint max, PrlStoreQueryFunc done, gpointer user_data)
 {
-  Shared *sh = ((StoreMemory *) s)->shared;
+  Shared *sh = ((StoreMemory *)s)->shared;
   PrlStoreReply *r = prl_store_reply_new_query (s, done, user_data);
   g_autoptr (GArray) entries = g_array_new (FALSE, FALSE, sizeof (Entry));
   GHashTableIter it;
@@ -231,7 +230,7 @@ memory_list (PrlStore *s, guint max, PrlStoreQueryFunc done, gpointer user_data)
   g_variant_builder_init (&b, G_VARIANT_TYPE ("a{s(tt)}"));
   for (guint i = 0; i < entries->len && (max == 0 || i < max); i++) {
     const Entry *e = &g_array_index (entries, Entry, i);
-    g_variant_builder_add (&b, "{s(tt)}", e->owner, e->count, (guint64) MAX (e->oldest_us, 0));
+    g_variant_builder_add (&b, "{s(tt)}", e->owner, e->count, (guint64)MAX (e->oldest_us, 0));
   }
   r->result = g_variant_ref_sink (g_variant_builder_end (&b));
   prl_store_reply_send (r);
@@ -240,7 +239,7 @@ memory_list (PrlStore *s, guint max, PrlStoreQueryFunc done, gpointer user_data)
 static void
 memory_expire (PrlStore *s, gint64 now_us, PrlStoreQueryFunc done, gpointer user_data)
 {
-  Shared *sh = ((StoreMemory *) s)->shared;
+  Shared *sh = ((StoreMemory *)s)->shared;
   PrlStoreReply *r = prl_store_reply_new_query (s, done, user_data);
   sh->clock_us = MAX (sh->clock_us, now_us);
   guint64 removed = 0;
@@ -272,13 +271,13 @@ memory_is_up (PrlStore *s)
 static GVariant *
 memory_describe (PrlStore *s)
 {
-  Shared *sh = ((StoreMemory *) s)->shared;
+  Shared *sh = ((StoreMemory *)s)->shared;
   guint64 bytes = 0;
   GHashTableIter it;
   gpointer value;
   g_hash_table_iter_init (&it, sh->users);
   while (g_hash_table_iter_next (&it, NULL, &value))
-    bytes += ((User *) value)->bytes;
+    bytes += ((User *)value)->bytes;
   GVariantDict d;
   g_variant_dict_init (&d, NULL);
   g_variant_dict_insert (&d, "backend", "s", "memory");
@@ -302,7 +301,7 @@ shared_unref (Shared *sh)
 static void
 memory_free (PrlStore *s)
 {
-  g_clear_pointer (&((StoreMemory *) s)->shared, shared_unref);
+  g_clear_pointer (&((StoreMemory *)s)->shared, shared_unref);
 }
 
 static const PrlStoreVTable memory_vtable = {
@@ -334,7 +333,7 @@ prl_store_memory_new (const char *instance)
   g_return_val_if_fail (instance != NULL, NULL);
   Shared *sh = g_new0 (Shared, 1);
   g_ref_count_init (&sh->ref);
-  sh->users = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) user_free);
+  sh->users = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)user_free);
   return handle_new (sh, instance);
 }
 
@@ -343,7 +342,7 @@ prl_store_memory_new_shared (PrlStore *other, const char *instance)
 {
   g_return_val_if_fail (other != NULL && other->vtable == &memory_vtable, NULL);
   g_return_val_if_fail (instance != NULL, NULL);
-  Shared *sh = ((StoreMemory *) other)->shared;
+  Shared *sh = ((StoreMemory *)other)->shared;
   g_ref_count_inc (&sh->ref);
   return handle_new (sh, instance);
 }

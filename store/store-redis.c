@@ -46,22 +46,22 @@
 
 /* Drops the ids in gone from the queue and takes them (and freed body bytes) off the
  * counters; the counters go when the queue is empty. KEYS[1..3] = q, n, bytes. */
-#define LUA_FORGET                                                                            \
-  "local function forget(gone, freed)\n"                                                    \
-  "  if #gone == 0 then return end\n"                                                       \
-  "  for _, id in ipairs(gone) do redis.call('LREM', KEYS[1], 1, id) end\n"                 \
-  "  if redis.call('LLEN', KEYS[1]) == 0 then\n"                                            \
-  "    redis.call('DEL', KEYS[2], KEYS[3])\n"                                               \
-  "    return\n"                                                                            \
-  "  end\n"                                                                                 \
-  "  local n = tonumber(redis.call('GET', KEYS[2]) or '0') or 0\n"                          \
-  "  local b = tonumber(redis.call('GET', KEYS[3]) or '0') or 0\n"                          \
-  "  redis.call('SET', KEYS[2], string.format('%d', math.max(n - #gone, 0)))\n"             \
-  "  redis.call('SET', KEYS[3], string.format('%d', math.max(b - freed, 0)))\n"             \
-  "end\n"                                                                                   \
-  "local function expired(key, now)\n"                                                      \
-  "  local e = tonumber(redis.call('HGET', key, 'expires_us') or '0')\n"                    \
-  "  return e ~= nil and e > 0 and e < now\n"                                               \
+#define LUA_FORGET                                                                                 \
+  "local function forget(gone, freed)\n"                                                           \
+  "  if #gone == 0 then return end\n"                                                              \
+  "  for _, id in ipairs(gone) do redis.call('LREM', KEYS[1], 1, id) end\n"                        \
+  "  if redis.call('LLEN', KEYS[1]) == 0 then\n"                                                   \
+  "    redis.call('DEL', KEYS[2], KEYS[3])\n"                                                      \
+  "    return\n"                                                                                   \
+  "  end\n"                                                                                        \
+  "  local n = tonumber(redis.call('GET', KEYS[2]) or '0') or 0\n"                                 \
+  "  local b = tonumber(redis.call('GET', KEYS[3]) or '0') or 0\n"                                 \
+  "  redis.call('SET', KEYS[2], string.format('%d', math.max(n - #gone, 0)))\n"                    \
+  "  redis.call('SET', KEYS[3], string.format('%d', math.max(b - freed, 0)))\n"                    \
+  "end\n"                                                                                          \
+  "local function expired(key, now)\n"                                                             \
+  "  local e = tonumber(redis.call('HGET', key, 'expires_us') or '0')\n"                           \
+  "  return e ~= nil and e > 0 and e < now\n"                                                      \
   "end\n"
 
 enum {
@@ -95,37 +95,37 @@ static const char *const script_source[N_SCRIPTS] = {
                   "return 1\n",
   /* claim: KEYS q n bytes lease; ARGV instance lease_ms now_us max mprefix
    * -> {removed, record...} (records: HGETALL, receive order), error LEASED */
-  [SCRIPT_CLAIM] = LUA_FORGET
-  "local held = redis.call('GET', KEYS[4])\n"
-  "if held and string.match(held, '^%d+ (.*)$') ~= ARGV[1] then\n"
-  "  return redis.error_reply('LEASED')\n"
-  "end\n"
-  "redis.call('SET', KEYS[4], ARGV[2] .. ' ' .. ARGV[1], 'PX', ARGV[2])\n"
-  "local now = tonumber(ARGV[3])\n"
-  "local max = tonumber(ARGV[4])\n"
-  "local out = {0}\n"
-  "local gone, freed = {}, 0\n"
-  "local start = 0\n"
-  "while #out <= max do\n"
-  "  local ids = redis.call('LRANGE', KEYS[1], start, start + 99)\n"
-  "  if #ids == 0 then break end\n"
-  "  for _, id in ipairs(ids) do\n"
-  "    local key = ARGV[5] .. id\n"
-  "    if redis.call('TYPE', key).ok ~= 'hash' then\n"
-  "      gone[#gone + 1] = id\n"
-  "    elseif expired(key, now) then\n"
-  "      freed = freed + redis.call('HSTRLEN', key, 'body')\n"
-  "      redis.call('DEL', key)\n"
-  "      gone[#gone + 1] = id\n"
-  "    elseif #out <= max then\n"
-  "      out[#out + 1] = redis.call('HGETALL', key)\n"
-  "    end\n"
-  "  end\n"
-  "  start = start + 100\n"
-  "end\n"
-  "forget(gone, freed)\n"
-  "out[1] = #gone\n"
-  "return out\n",
+  [SCRIPT_CLAIM]
+  = LUA_FORGET "local held = redis.call('GET', KEYS[4])\n"
+               "if held and string.match(held, '^%d+ (.*)$') ~= ARGV[1] then\n"
+               "  return redis.error_reply('LEASED')\n"
+               "end\n"
+               "redis.call('SET', KEYS[4], ARGV[2] .. ' ' .. ARGV[1], 'PX', ARGV[2])\n"
+               "local now = tonumber(ARGV[3])\n"
+               "local max = tonumber(ARGV[4])\n"
+               "local out = {0}\n"
+               "local gone, freed = {}, 0\n"
+               "local start = 0\n"
+               "while #out <= max do\n"
+               "  local ids = redis.call('LRANGE', KEYS[1], start, start + 99)\n"
+               "  if #ids == 0 then break end\n"
+               "  for _, id in ipairs(ids) do\n"
+               "    local key = ARGV[5] .. id\n"
+               "    if redis.call('TYPE', key).ok ~= 'hash' then\n"
+               "      gone[#gone + 1] = id\n"
+               "    elseif expired(key, now) then\n"
+               "      freed = freed + redis.call('HSTRLEN', key, 'body')\n"
+               "      redis.call('DEL', key)\n"
+               "      gone[#gone + 1] = id\n"
+               "    elseif #out <= max then\n"
+               "      out[#out + 1] = redis.call('HGETALL', key)\n"
+               "    end\n"
+               "  end\n"
+               "  start = start + 100\n"
+               "end\n"
+               "forget(gone, freed)\n"
+               "out[1] = #gone\n"
+               "return out\n",
   /* ack: KEYS q n bytes lease m; ARGV instance id -> 1 deleted, 0 gone already, error LEASED;
    * renews the lease */
   [SCRIPT_ACK] = LUA_FORGET "local held = redis.call('GET', KEYS[4])\n"
@@ -186,8 +186,8 @@ static const char *const script_source[N_SCRIPTS] = {
   "end\n"
   "return {#gone, redis.call('LLEN', KEYS[1]), oldest}\n",
   /* info: KEYS q n; ARGV mprefix -> {count, oldest received or -1} */
-  [SCRIPT_INFO] =
-    "local oldest = -1\n"
+  [SCRIPT_INFO]
+  = "local oldest = -1\n"
     "local first = redis.call('LINDEX', KEYS[1], 0)\n"
     "if first and redis.call('TYPE', ARGV[1] .. first).ok == 'hash' then\n"
     "  oldest = tonumber(redis.call('HGET', ARGV[1] .. first, 'received_us') or '-1') or -1\n"
@@ -216,7 +216,7 @@ typedef struct {
   guint port;
   guint db;
   char *prefix;
-  char *address; /* for logs */
+  char *address;    /* for logs */
   char *total_key;  /* <prefix>total: messages in the whole store */
   char *owners_key; /* <prefix>owners: zset owner -> oldest received_us */
 
@@ -324,8 +324,7 @@ args_add (Args *a, const char *s)
   args_add_len (a, s, strlen (s));
 }
 
-static void G_GNUC_PRINTF (2, 3)
-args_addf (Args *a, const char *format, ...)
+static void G_GNUC_PRINTF (2, 3) args_addf (Args *a, const char *format, ...)
 {
   va_list ap;
   va_start (ap, format);
@@ -345,7 +344,7 @@ tag_of (const char *owner)
   g_string_append_c (s, '{');
   for (const char *p = owner; *p != '\0'; p++) {
     if (*p == '{' || *p == '}' || *p == '%')
-      g_string_append_printf (s, "%%%02X", (guint) (guchar) *p);
+      g_string_append_printf (s, "%%%02X", (guint)(guchar)*p);
     else
       g_string_append_c (s, *p);
   }
@@ -427,8 +426,8 @@ static Op *
 op_start (StoreRedis *self, PrlStoreReply *r)
 {
   if (self->link != LINK_UP) {
-    prl_store_reply_fail (r, PRL_STORE_ERROR_UNAVAILABLE, "redis at %s is down%s%s",
-                          self->address, self->last_error != NULL ? ": " : "",
+    prl_store_reply_fail (r, PRL_STORE_ERROR_UNAVAILABLE, "redis at %s is down%s%s", self->address,
+                          self->last_error != NULL ? ": " : "",
                           self->last_error != NULL ? self->last_error : "");
     prl_store_reply_send (r);
     return NULL;
@@ -460,9 +459,9 @@ cmd_send (StoreRedis *self, Cmd *cmd)
 {
   if (self->ac == NULL || self->link < LINK_HANDSHAKE)
     return FALSE;
-  if (redisAsyncCommandArgv (self->ac, on_reply, cmd, (int) cmd->args->bufs->len,
-                             (const char **) cmd->args->bufs->pdata,
-                             (const size_t *) (void *) cmd->args->lens->data)
+  if (redisAsyncCommandArgv (self->ac, on_reply, cmd, (int)cmd->args->bufs->len,
+                             (const char **)cmd->args->bufs->pdata,
+                             (const size_t *)(void *)cmd->args->lens->data)
       != REDIS_OK)
     return FALSE;
   cmd->sent_us = g_get_monotonic_time ();
@@ -524,8 +523,8 @@ on_reply (redisAsyncContext *ac, void *r, void *privdata)
 
   /* NOSCRIPT (SCRIPT FLUSH, a restarted or failed-over server): load it again, retry once;
    * the LOAD and the retry are pipelined, so the retry runs after the load */
-  if (reply != NULL && reply->type == REDIS_REPLY_ERROR && cmd->script >= 0 && !cmd->is_retry &&
-      reply->str != NULL && g_str_has_prefix (reply->str, "NOSCRIPT")) {
+  if (reply != NULL && reply->type == REDIS_REPLY_ERROR && cmd->script >= 0 && !cmd->is_retry
+      && reply->str != NULL && g_str_has_prefix (reply->str, "NOSCRIPT")) {
     self->stats.script_reloads++;
     g_autoptr (Args) load = args_new ();
     args_add (load, "SCRIPT");
@@ -556,8 +555,8 @@ on_reply (redisAsyncContext *ac, void *r, void *privdata)
 static void
 fail_unexpected (Op *op, redisReply *reply, const char *what)
 {
-  const char *detail = reply->type == REDIS_REPLY_ERROR && reply->str != NULL ? reply->str
-                                                                             : "odd reply";
+  const char *detail
+      = reply->type == REDIS_REPLY_ERROR && reply->str != NULL ? reply->str : "odd reply";
   g_warning ("redis store: %s: %s", what, detail);
   prl_store_reply_fail (op->reply, PRL_STORE_ERROR_UNAVAILABLE, "redis %s: %s", what, detail);
 }
@@ -617,7 +616,7 @@ encode_message (Args *a, const PrlStoredMessage *m)
   args_add (a, "v");
   args_add (a, "1");
   for (guint i = 0; i < G_N_ELEMENTS (string_fields); i++) {
-    const char *value = FIELD ((PrlStoredMessage *) m, i);
+    const char *value = FIELD ((PrlStoredMessage *)m, i);
     if (value != NULL) {
       args_add (a, string_fields[i].name);
       args_add (a, value);
@@ -644,8 +643,8 @@ decode_message (redisReply *rec, const char *owner)
   gboolean has_received = FALSE;
   for (size_t i = 0; i < rec->elements; i += 2) {
     redisReply *k = rec->element[i], *v = rec->element[i + 1];
-    if (k == NULL || v == NULL || k->type != REDIS_REPLY_STRING ||
-        v->type != REDIS_REPLY_STRING || k->str == NULL || v->str == NULL)
+    if (k == NULL || v == NULL || k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING
+        || k->str == NULL || v->str == NULL)
       return NULL;
     const char *name = k->str;
     if (strcmp (name, "body") == 0) {
@@ -746,7 +745,7 @@ on_park_total (StoreRedis *self, Op *op, redisReply *reply, gpointer data)
     fail_unexpected (op, reply, "GET total");
     return;
   }
-  if (total >= 0 && (guint64) total >= op->limits.max_total) {
+  if (total >= 0 && (guint64)total >= op->limits.max_total) {
     prl_store_reply_fail (op->reply, PRL_STORE_ERROR_FULL,
                           "the store holds %" G_GINT64_FORMAT " messages", total);
     return;
@@ -758,7 +757,7 @@ static void
 redis_park (PrlStore *s, const PrlStoredMessage *m, const PrlStoreLimits *limits,
             PrlStoreDoneFunc done, gpointer user_data)
 {
-  StoreRedis *self = (StoreRedis *) s;
+  StoreRedis *self = (StoreRedis *)s;
   Op *op = op_start (self, prl_store_reply_new_done (s, done, user_data));
   if (op == NULL)
     return;
@@ -799,14 +798,14 @@ on_claim_done (StoreRedis *self, Op *op, redisReply *reply, gpointer data)
     return;
   }
   gint64 removed;
-  if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
-      !reply_to_int (reply->element[0], &removed)) {
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1
+      || !reply_to_int (reply->element[0], &removed)) {
     fail_unexpected (op, reply, "claim");
     return;
   }
   decr_total (self, removed);
   self->stats.expired += MAX (removed, 0);
-  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) prl_stored_message_free);
+  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify)prl_stored_message_free);
   for (size_t i = 1; i < reply->elements && out->len < op->max; i++) {
     PrlStoredMessage *m = decode_message (reply->element[i], op->owner);
     if (m == NULL) {
@@ -824,7 +823,7 @@ static void
 redis_claim (PrlStore *s, const char *owner, guint max, guint lease_ms, gint64 now_us,
              PrlStoreClaimFunc done, gpointer user_data)
 {
-  StoreRedis *self = (StoreRedis *) s;
+  StoreRedis *self = (StoreRedis *)s;
   Op *op = op_start (self, prl_store_reply_new_claim (s, done, user_data));
   if (op == NULL)
     return;
@@ -866,7 +865,7 @@ static void
 redis_ack (PrlStore *s, const char *owner, const char *id, PrlStoreDoneFunc done,
            gpointer user_data)
 {
-  StoreRedis *self = (StoreRedis *) s;
+  StoreRedis *self = (StoreRedis *)s;
   Op *op = op_start (self, prl_store_reply_new_done (s, done, user_data));
   if (op == NULL)
     return;
@@ -895,7 +894,7 @@ on_int_done (StoreRedis *self, Op *op, redisReply *reply, gpointer data)
 static void
 redis_release (PrlStore *s, const char *owner, PrlStoreDoneFunc done, gpointer user_data)
 {
-  StoreRedis *self = (StoreRedis *) s;
+  StoreRedis *self = (StoreRedis *)s;
   Op *op = op_start (self, prl_store_reply_new_done (s, done, user_data));
   if (op == NULL)
     return;
@@ -914,7 +913,7 @@ redis_release (PrlStore *s, const char *owner, PrlStoreDoneFunc done, gpointer u
 static void
 redis_purge (PrlStore *s, const char *owner, PrlStoreDoneFunc done, gpointer user_data)
 {
-  StoreRedis *self = (StoreRedis *) s;
+  StoreRedis *self = (StoreRedis *)s;
   Op *op = op_start (self, prl_store_reply_new_done (s, done, user_data));
   if (op == NULL)
     return;
@@ -940,9 +939,9 @@ info_args (StoreRedis *self, const char *owner)
 static gboolean
 read_count_oldest (redisReply *reply, size_t first, gint64 *count, gint64 *oldest)
 {
-  return reply->type == REDIS_REPLY_ARRAY && reply->elements >= first + 2 &&
-         reply_to_int (reply->element[first], count) &&
-         reply_to_int (reply->element[first + 1], oldest);
+  return reply->type == REDIS_REPLY_ARRAY && reply->elements >= first + 2
+         && reply_to_int (reply->element[first], count)
+         && reply_to_int (reply->element[first + 1], oldest);
 }
 
 static void
@@ -975,7 +974,7 @@ on_list_info (StoreRedis *self, Op *op, redisReply *reply, gpointer data)
     fail_unexpected (op, reply, "info");
     return;
   }
-  g_array_index (op->counts, guint64, i) = (guint64) MAX (count, 0);
+  g_array_index (op->counts, guint64, i) = (guint64)MAX (count, 0);
   g_array_index (op->oldest, gint64, i) = oldest;
   if (--op->batch_left > 0)
     return;
@@ -985,8 +984,8 @@ on_list_info (StoreRedis *self, Op *op, redisReply *reply, gpointer data)
     guint64 n = g_array_index (op->counts, guint64, k);
     if (n == 0)
       continue; /* a stale index entry */
-    g_variant_builder_add (&b, "{s(tt)}", (const char *) g_ptr_array_index (op->owners, k), n,
-                           (guint64) MAX (g_array_index (op->oldest, gint64, k), 0));
+    g_variant_builder_add (&b, "{s(tt)}", (const char *)g_ptr_array_index (op->owners, k), n,
+                           (guint64)MAX (g_array_index (op->oldest, gint64, k), 0));
   }
   op->reply->result = g_variant_ref_sink (g_variant_builder_end (&b));
 }
@@ -1005,8 +1004,8 @@ on_list_owners (StoreRedis *self, Op *op, redisReply *reply, gpointer data)
       batch_add (op, e->str);
   }
   if (op->owners->len == 0) {
-    op->reply->result = g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE ("{s(tt)}"),
-                                                                 NULL, 0));
+    op->reply->result
+        = g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE ("{s(tt)}"), NULL, 0));
     return;
   }
   for (guint i = 0; i < op->owners->len; i++) {
@@ -1020,7 +1019,7 @@ on_list_owners (StoreRedis *self, Op *op, redisReply *reply, gpointer data)
 static void
 redis_list (PrlStore *s, guint max, PrlStoreQueryFunc done, gpointer user_data)
 {
-  StoreRedis *self = (StoreRedis *) s;
+  StoreRedis *self = (StoreRedis *)s;
   Op *op = op_start (self, prl_store_reply_new_query (s, done, user_data));
   if (op == NULL)
     return;
@@ -1057,7 +1056,7 @@ on_expire_recheck (StoreRedis *self, Op *op, redisReply *reply, gpointer data)
 static void
 expire_batch_done (StoreRedis *self, Op *op)
 {
-  decr_total (self, (gint64) op->batch_removed);
+  decr_total (self, (gint64)op->batch_removed);
   op->removed += op->batch_removed;
   self->stats.expired += op->batch_removed;
   for (guint i = 0; i < op->owners->len; i++) {
@@ -1095,14 +1094,14 @@ on_expire_swept (StoreRedis *self, Op *op, redisReply *reply, gpointer data)
 {
   guint i = GPOINTER_TO_UINT (data);
   gint64 removed, left, oldest;
-  if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3 ||
-      !reply_to_int (reply->element[0], &removed) ||
-      !read_count_oldest (reply, 1, &left, &oldest)) {
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3
+      || !reply_to_int (reply->element[0], &removed)
+      || !read_count_oldest (reply, 1, &left, &oldest)) {
     fail_unexpected (op, reply, "sweep");
     return;
   }
-  op->batch_removed += (guint64) MAX (removed, 0);
-  g_array_index (op->counts, guint64, i) = (guint64) MAX (left, 0);
+  op->batch_removed += (guint64)MAX (removed, 0);
+  g_array_index (op->counts, guint64, i) = (guint64)MAX (left, 0);
   g_array_index (op->oldest, gint64, i) = oldest;
   if (--op->batch_left == 0)
     expire_batch_done (self, op);
@@ -1112,9 +1111,9 @@ static void
 on_expire_scanned (StoreRedis *self, Op *op, redisReply *reply, gpointer data)
 {
   /* [cursor, [member, score, ...]] */
-  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-      reply->element[0]->type != REDIS_REPLY_STRING ||
-      reply->element[1]->type != REDIS_REPLY_ARRAY) {
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+      || reply->element[0]->type != REDIS_REPLY_STRING
+      || reply->element[1]->type != REDIS_REPLY_ARRAY) {
     fail_unexpected (op, reply, "ZSCAN");
     return;
   }
@@ -1158,7 +1157,7 @@ expire_scan (StoreRedis *self, Op *op)
 static void
 redis_expire (PrlStore *s, gint64 now_us, PrlStoreQueryFunc done, gpointer user_data)
 {
-  StoreRedis *self = (StoreRedis *) s;
+  StoreRedis *self = (StoreRedis *)s;
   Op *op = op_start (self, prl_store_reply_new_query (s, done, user_data));
   if (op == NULL)
     return;
@@ -1239,8 +1238,8 @@ on_handshake (StoreRedis *self, Op *op, redisReply *reply, gpointer data)
 {
   int script = GPOINTER_TO_INT (data) - 1; /* -1: SELECT */
   gboolean ok = script < 0 ? reply->type == REDIS_REPLY_STATUS
-                           : reply->type == REDIS_REPLY_STRING && reply->str != NULL &&
-                               g_ascii_strcasecmp (reply->str, self->sha[script]) == 0;
+                           : reply->type == REDIS_REPLY_STRING && reply->str != NULL
+                                 && g_ascii_strcasecmp (reply->str, self->sha[script]) == 0;
   if (!ok) {
     if (!self->handshake_failed && self->ac != NULL) {
       self->handshake_failed = TRUE;
@@ -1329,9 +1328,8 @@ static void
 connect_now (StoreRedis *self)
 {
   g_clear_pointer (&self->source, drop_source);
-  redisAsyncContext *ac =
-    self->port != 0 ? redisAsyncConnect (self->host, (int) self->port)
-                    : redisAsyncConnectUnix (self->host);
+  redisAsyncContext *ac = self->port != 0 ? redisAsyncConnect (self->host, (int)self->port)
+                                          : redisAsyncConnectUnix (self->host);
   if (ac == NULL || ac->err != 0) {
     set_error (self, ac != NULL ? ac->errstr : "cannot allocate a context");
     if (ac != NULL)
@@ -1357,13 +1355,13 @@ connect_now (StoreRedis *self)
 static gboolean
 redis_is_up (PrlStore *s)
 {
-  return ((StoreRedis *) s)->link == LINK_UP;
+  return ((StoreRedis *)s)->link == LINK_UP;
 }
 
 static GVariant *
 redis_describe (PrlStore *s)
 {
-  StoreRedis *self = (StoreRedis *) s;
+  StoreRedis *self = (StoreRedis *)s;
   GVariantDict d;
   g_variant_dict_init (&d, NULL);
   g_variant_dict_insert (&d, "backend", "s", "redis");
@@ -1391,7 +1389,7 @@ redis_describe (PrlStore *s)
 static void
 redis_free (PrlStore *s)
 {
-  StoreRedis *self = (StoreRedis *) s;
+  StoreRedis *self = (StoreRedis *)s;
   g_clear_handle_id (&self->reconnect_id, g_source_remove);
   g_clear_handle_id (&self->watchdog_id, g_source_remove);
   if (self->ac != NULL) {

@@ -17,9 +17,9 @@ G_DEFINE_QUARK (prl-store-error-quark, prl_store_error)
 /* clang-format on */
 
 struct _PrlStoreOutbox {
-  GQueue ready;       /* PrlStoreReply*, in the order they were sent */
-  guint idle_id;      /* delivery scheduled */
-  guint busy;         /* > 0 while a user callback runs */
+  GQueue ready;        /* PrlStoreReply*, in the order they were sent */
+  guint idle_id;       /* delivery scheduled */
+  guint busy;          /* > 0 while a user callback runs */
   gboolean is_freeing; /* prl_store_free() was called */
 };
 
@@ -89,7 +89,7 @@ deliver_one (PrlStoreReply *r)
     break;
   case PRL_STORE_REPLY_CLAIM:
     if (r->error == NULL && r->messages == NULL)
-      r->messages = g_ptr_array_new_with_free_func ((GDestroyNotify) prl_stored_message_free);
+      r->messages = g_ptr_array_new_with_free_func ((GDestroyNotify)prl_stored_message_free);
     if (r->func.claim != NULL)
       r->func.claim (s, r->error != NULL ? NULL : r->messages, r->error, r->user_data);
     break;

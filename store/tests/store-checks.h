@@ -51,7 +51,7 @@ on_claimed (PrlStore *s, GPtrArray *messages, const GError *error, gpointer data
     return;
   }
   g_assert_nonnull (messages);
-  a->messages = g_ptr_array_new_with_free_func ((GDestroyNotify) prl_stored_message_free);
+  a->messages = g_ptr_array_new_with_free_func ((GDestroyNotify)prl_stored_message_free);
   for (guint i = 0; i < messages->len; i++)
     g_ptr_array_add (a->messages, prl_stored_message_dup (g_ptr_array_index (messages, i)));
 }
@@ -70,7 +70,7 @@ on_query (PrlStore *s, GVariant *result, const GError *error, gpointer data)
 static gboolean
 on_timeout_flag (gpointer data)
 {
-  *(gboolean *) data = TRUE;
+  *(gboolean *)data = TRUE;
   return G_SOURCE_REMOVE;
 }
 
@@ -269,7 +269,7 @@ check_roundtrip (const Backend *b)
   ack_expect (s, "xmpp:juliet@xmpp.test", "m2", -1);
   g_autoptr (GPtrArray) rest = claim_expect (s, "xmpp:juliet@xmpp.test", 10, 30000, -1);
   g_assert_cmpuint (rest->len, ==, 1);
-  g_assert_cmpstr (((PrlStoredMessage *) g_ptr_array_index (rest, 0))->id, ==, "m3");
+  g_assert_cmpstr (((PrlStoredMessage *)g_ptr_array_index (rest, 0))->id, ==, "m3");
   ack_expect (s, "xmpp:juliet@xmpp.test", "m3", -1);
   release_ok (s, "xmpp:juliet@xmpp.test");
   g_autoptr (GVariant) l = list_ok (s, 100);
@@ -295,16 +295,16 @@ check_order (const Backend *b)
   g_assert_cmpuint (got->len, ==, 1000);
   for (guint i = 0; i < got->len; i++) {
     g_autofree char *id = g_strdup_printf ("id-%04u", i);
-    g_assert_cmpstr (((PrlStoredMessage *) g_ptr_array_index (got, i))->id, ==, id);
+    g_assert_cmpstr (((PrlStoredMessage *)g_ptr_array_index (got, i))->id, ==, id);
   }
   g_autoptr (GPtrArray) some = claim_expect (s, owner, 10, 30000, -1);
   g_assert_cmpuint (some->len, ==, 10);
-  g_assert_cmpstr (((PrlStoredMessage *) g_ptr_array_index (some, 9))->id, ==, "id-0009");
+  g_assert_cmpstr (((PrlStoredMessage *)g_ptr_array_index (some, 9))->id, ==, "id-0009");
   g_autoptr (GVariant) l = list_ok (s, 100);
   guint64 count = 0, oldest = 0;
   g_assert_true (g_variant_lookup (l, owner, "(tt)", &count, &oldest));
   g_assert_cmpuint (count, ==, 1000);
-  g_assert_cmpuint (oldest, ==, (guint64) now);
+  g_assert_cmpuint (oldest, ==, (guint64)now);
   purge_ok (s, owner);
   g_autoptr (GPtrArray) none = claim_expect (s, owner, 10, 30000, -1);
   g_assert_cmpuint (none->len, ==, 0);
@@ -349,7 +349,7 @@ check_quota (const Backend *b)
   total.max_total = 6;
   park_expect (s, f, &total, -1);
   for (const char *const *o = (const char *const[]){ "sip:q@sip.test", "sip:r@sip.test",
-                                                      "sip:b@sip.test", "sip:f@sip.test", NULL };
+                                                     "sip:b@sip.test", "sip:f@sip.test", NULL };
        *o != NULL; o++)
     purge_ok (s, *o);
   park_expect (s, f, &total, -1); /* purge gave the room back */
@@ -379,7 +379,7 @@ check_lease (const Backend *b)
   release_ok (a, owner);
   g_autoptr (GPtrArray) by_c = claim_expect (c, owner, 10, 300, -1);
   g_assert_cmpuint (by_c->len, ==, 1);
-  g_assert_cmpstr (((PrlStoredMessage *) g_ptr_array_index (by_c, 0))->id, ==, "l2");
+  g_assert_cmpstr (((PrlStoredMessage *)g_ptr_array_index (by_c, 0))->id, ==, "l2");
   /* c's short lease runs out: a may claim (and c may not ack any more) */
   spin (600);
   g_autoptr (GPtrArray) by_a = claim_expect (a, owner, 10, 30000, -1);
@@ -404,8 +404,8 @@ check_expiry (const Backend *b)
   park_expect (s, never, NULL, -1);
   g_autoptr (GPtrArray) got = claim_expect (s, "sip:e1@sip.test", 10, 30000, -1);
   g_assert_cmpuint (got->len, ==, 2);
-  g_assert_cmpstr (((PrlStoredMessage *) g_ptr_array_index (got, 0))->id, ==, "e-live");
-  g_assert_cmpstr (((PrlStoredMessage *) g_ptr_array_index (got, 1))->id, ==, "e-never");
+  g_assert_cmpstr (((PrlStoredMessage *)g_ptr_array_index (got, 0))->id, ==, "e-live");
+  g_assert_cmpstr (((PrlStoredMessage *)g_ptr_array_index (got, 1))->id, ==, "e-never");
   release_ok (s, "sip:e1@sip.test");
 
   /* the sweep, over several users */
@@ -424,7 +424,7 @@ check_expiry (const Backend *b)
   guint64 count = 0, oldest = 0;
   g_assert_true (g_variant_lookup (l, "sip:sweep1@sip.test", "(tt)", &count, &oldest));
   g_assert_cmpuint (count, ==, 2);
-  g_assert_cmpuint (oldest, ==, (guint64) now + 2);
+  g_assert_cmpuint (oldest, ==, (guint64)now + 2);
   /* e1 still holds e-live and e-never: both expire... e-never never does */
   g_assert_cmpuint (expire_ok (s, now + 30 * G_TIME_SPAN_DAY), ==, 3 * 2 + 1);
   g_autoptr (GVariant) l2 = list_ok (s, 100);
@@ -480,7 +480,7 @@ check_free_pending (const Backend *b)
 static void
 on_done_free (PrlStore *s, const GError *error, gpointer data)
 {
-  (*(guint *) data)++;
+  (*(guint *)data)++;
   prl_store_free (s); /* allowed from a callback */
 }
 

@@ -19,7 +19,7 @@ static const Backend memory_backend = { .open = open_memory };
 static void
 run_check (gconstpointer data)
 {
-  void (*check) (const Backend *) = (void (*) (const Backend *)) data;
+  void (*check) (const Backend *) = (void (*) (const Backend *))data;
   shared_root = prl_store_memory_new ("root");
   check (&memory_backend);
   g_clear_pointer (&shared_root, prl_store_free);
@@ -76,14 +76,15 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  g_test_add_data_func ("/store/memory/roundtrip", (gconstpointer) check_roundtrip, run_check);
-  g_test_add_data_func ("/store/memory/order", (gconstpointer) check_order, run_check);
-  g_test_add_data_func ("/store/memory/quota", (gconstpointer) check_quota, run_check);
-  g_test_add_data_func ("/store/memory/lease", (gconstpointer) check_lease, run_check);
-  g_test_add_data_func ("/store/memory/expiry", (gconstpointer) check_expiry, run_check);
-  g_test_add_data_func ("/store/memory/binary", (gconstpointer) check_binary, run_check);
-  g_test_add_data_func ("/store/memory/free-pending", (gconstpointer) check_free_pending, run_check);
-  g_test_add_data_func ("/store/memory/free-in-callback", (gconstpointer) check_free_in_callback, run_check);
+  g_test_add_data_func ("/store/memory/roundtrip", (gconstpointer)check_roundtrip, run_check);
+  g_test_add_data_func ("/store/memory/order", (gconstpointer)check_order, run_check);
+  g_test_add_data_func ("/store/memory/quota", (gconstpointer)check_quota, run_check);
+  g_test_add_data_func ("/store/memory/lease", (gconstpointer)check_lease, run_check);
+  g_test_add_data_func ("/store/memory/expiry", (gconstpointer)check_expiry, run_check);
+  g_test_add_data_func ("/store/memory/binary", (gconstpointer)check_binary, run_check);
+  g_test_add_data_func ("/store/memory/free-pending", (gconstpointer)check_free_pending, run_check);
+  g_test_add_data_func ("/store/memory/free-in-callback", (gconstpointer)check_free_in_callback,
+                        run_check);
   g_test_add_func ("/store/memory/lease-clock", test_lease_clock);
   g_test_add_func ("/store/memory/state", test_state);
   g_test_add_func ("/store/memory/error-quark", test_error_quark);
