@@ -1,9 +1,9 @@
 /* store/tests/test-store-redis.c - the Redis backend against a real redis-server.
  *
  * Each test starts its own redis-server (Debian's; a missing binary fails the test) on a free
- * loopback port in a temp dir, with `--appendonly yes --save ''`, drives the store through
- * the default GMainContext with 10 s bounds, and always kills the server (SIGKILL) and
- * removes the dir at the end. Beyond the shared semantics (store-checks.h, two stores with
+ * loopback port in a temp dir, with `--appendonly yes --appendfsync always --save ''`, drives the
+ * store through the default GMainContext with 10 s bounds, and always kills the server (SIGKILL)
+ * and removes the dir at the end. Beyond the shared semantics (store-checks.h, two stores with
  * different instance ids playing two parleyd processes): NOSCRIPT after SCRIPT FLUSH, Redis
  * killed and restarted on the same AOF (nothing lost, state changes reported), a store
  * started before its Redis, a UNIX socket, and records that do not decode.
@@ -112,7 +112,8 @@ server_start (void)
                          port,        "--bind",
                          "127.0.0.1", "--dir",
                          srv.dir,     "--appendonly",
-                         "yes",       "--save",
+                         "yes",       "--appendfsync",
+                         "always",    "--save",
                          "",          "--unixsocket",
                          srv.sock,    "--unixsocketperm",
                          "700",       "--logfile",
