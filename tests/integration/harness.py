@@ -449,7 +449,7 @@ sip_domain = {sip_domain}
 max_message_bytes = {max_message_bytes}
 udp_request_limit = 1300
 part_marker = [%u/%u]\\s
-bounce_window_ms = 200
+bounce_window_ms = {bounce_window_ms}
 retry_after_s = {retry_after_s}
 
 [offline]
@@ -490,6 +490,7 @@ class Stack:
         self.admin_socket = os.path.join(self.dir, "admin.sock")   # parleyctl --socket
         self._clients = []
         self._sipps = []
+        self._extra = []                # further parleyd processes (start_parleyd primary=False)
         self.checks = Checks()
         log("stack %s on %s in %s" % (name, server, self.dir))
 
@@ -513,6 +514,8 @@ class Stack:
         if self.parley:
             rc = self.parley.stop()
             log("parleyd stopped, exit code %s" % rc)
+        for p in self._extra:
+            p.stop()
         if self.kam:
             self.kam.stop()
         if getattr(self, "redis", None):
@@ -655,7 +658,7 @@ class Stack:
         d = os.path.join(self.dir, "redis")
         os.makedirs(d, exist_ok=True)
         self.redis = Proc("redis", ["redis-server", "--bind", "127.0.0.1", "--port", str(self.redis_port),
-                                    "--dir", d, "--appendonly", "yes", "--save", "",
+                                    "--dir", d, "--appendonly", "yes", "--appendfsync", "always", "--save", "",
                                     "--daemonize", "no"],
                           os.path.join(self.dir, "redis.log"), cwd=d)
         wait_port(self.redis_port, 10, self.redis)
@@ -711,7 +714,7 @@ class Stack:
             raise RuntimeError("parleyd not found (set PARLEYD; got %r)" % path)
         return path
 
-    def write_parley_config(self, mode="direct", **over):
+    def write_parley_config(self, mode="direct", _name=None, **over):
         if self.parley_port is None:
             self.parley_port = free_port()
         values = dict(component_port=self.component_port,
@@ -723,15 +726,20 @@ class Stack:
                       admin_socket=self.admin_socket, admin_extra="",
                       offline_store="none", redis_port=getattr(self, "redis_port", None) or 6379,
                       instance="it-%d" % os.getpid(), expiry_s=604800, quota_count=1000,
-                      expire_interval_s=60, lease_ms=30000, stored_notice="")
+                      expire_interval_s=60, lease_ms=30000, stored_notice="", bounce_window_ms=200)
         values.update(over)
-        path = os.path.join(self.dir, "parley-%s.conf" % mode)
+        path = os.path.join(self.dir, "parley-%s.conf" % (_name or mode))
         with open(path, "w") as f:
             f.write(PARLEY_TEMPLATE.format(**values))
         return path
 
-    def start_parleyd(self, mode="direct", **over):
-        cfg = self.write_parley_config(mode, **over)
+    def start_parleyd(self, mode="direct", tag=None, primary=True, wait_xmpp=True, **over):
+        """Start parleyd. tag: its own config and log file (parley-MODE-TAG.conf,
+        parleyd-MODE-TAG.log), e.g. for a restart or a second instance. primary=False: not
+        stack.parley (pass sip_port/admin_socket/instance of its own); stopped by stop_all.
+        wait_xmpp=False: do not wait for the component link (XMPP server down)."""
+        name = mode if tag is None else "%s-%s" % (mode, tag)
+        cfg = self.write_parley_config(mode, _name=name, **over)
         exe = self.parleyd_path()
         r = subprocess.run([exe, "--check-config", "--config", cfg], capture_output=True, timeout=20)
         if r.returncode != 0:
@@ -739,12 +747,18 @@ class Stack:
                                % (r.returncode, (r.stdout + r.stderr).decode()[-2000:]))
         env = dict(os.environ)
         env.setdefault("G_MESSAGES_DEBUG", "all")
-        self.parley = Proc("parleyd", [exe, "--config", cfg],
-                           os.path.join(self.dir, "parleyd-%s.log" % mode), env=env, cwd=self.dir)
-        self.parley.wait_log("SIP listening on", 10)
-        self.parley.wait_log("XMPP component online", 10)
-        log("parleyd up (%s mode) on SIP %d" % (mode, self.parley_port))
-        return self.parley
+        proc = Proc("parleyd" if tag is None else "parleyd-" + tag, [exe, "--config", cfg],
+                    os.path.join(self.dir, "parleyd-%s.log" % name), env=env, cwd=self.dir)
+        if primary:
+            self.parley = proc
+        else:
+            self._extra.append(proc)
+        proc.wait_log("SIP listening on", 10)
+        if wait_xmpp:
+            proc.wait_log("XMPP component online", 10)
+        log("%s up (%s mode) on SIP %s" % (proc.name, mode,
+                                            over.get("sip_port", self.parley_port)))
+        return proc
 
     def stop_parleyd(self):
         rc = self.parley.stop()
@@ -755,11 +769,15 @@ class Stack:
         return self.parley is not None and self.parley.poll() is None
 
     # ---------------------------------------------------------------- sipp
-    def sipp_register(self, user, port, transport="u1"):
+    def sipp_register(self, user, port, transport="u1", expires=600, contact_port=None):
+        """REGISTER user@sip.test from port (Contact: that port, or contact_port: e.g. a sipp
+        UAS already listening there, so nothing sent on the REGISTER's replication is lost)."""
         need("sipp")
         trace = os.path.join(self.dir, "sipp-reg-%s-%d.msg" % (user, port))
-        r = subprocess.run(["sipp", "-sf", os.path.join(SIPP_DIR, "register.xml"), "-s", user,
-                            "-key", "domain", SIP_DOMAIN, "-key", "expires", "600",
+        scen = "register.xml" if contact_port is None else "register_contact.xml"
+        r = subprocess.run(["sipp", "-sf", os.path.join(SIPP_DIR, scen), "-s", user,
+                            "-key", "domain", SIP_DOMAIN, "-key", "expires", str(expires),
+                            "-key", "cport", str(contact_port or port),
                             "-i", "127.0.0.1", "-p", str(port), "-t", transport, "-m", "1",
                             "-nostdin", "-timeout", "10s", "-trace_msg", "-message_file", trace,
                             "127.0.0.1:%d" % self.kam_port],
@@ -802,6 +820,120 @@ class Stack:
         if not finals:
             log("sipp UAC got no final response (rc %d): %s" % (r.returncode, r.stdout.decode()[-800:]))
         return (finals[-1] if finals else None), msgs
+
+
+    # ---------------------------------------------------------------- offline-store helpers
+    def sipp_uac_seq(self, user, to, count, rate=40, prefix="m", subject="-", from_domain=SIP_DOMAIN,
+                     target_port=None, timeout=60):
+        """Background sipp sending `count` MESSAGEs ("PREFIX N", N = 1..count, in order) from
+        user@from_domain at `rate`/s through Kamailio. Returns a SippSeq (wait(), finals())."""
+        need("sipp")
+        seq = SippSeq(self, user, to, count, rate, prefix, subject, from_domain,
+                      target_port or self.kam_port, timeout)
+        self._sipps.append(seq)
+        return seq
+
+    def restart_xmpp_client_first(self, user="juliet", resource="it", name=None):
+        """Start the (stopped) XMPP server again with parleyd paused (SIGSTOP) until `user` is
+        online, then let parleyd go on: what it flushes when its link comes back reaches a live
+        session instead of racing the login (ejabberd was seen to lose a message that arrived
+        for a user whose session was starting). Returns the client."""
+        os.kill(self.parley.pid, signal.SIGSTOP)
+        try:
+            self.restart_xmpp()
+            c = self.client(user, resource, name)
+        finally:
+            os.kill(self.parley.pid, signal.SIGCONT)
+        return c
+
+    def parleyctl_path(self):
+        path = os.environ.get("PARLEYCTL") or os.path.join(os.path.dirname(self.parleyd_path()),
+                                                           "parleyctl")
+        if not os.path.exists(path):
+            raise RuntimeError("parleyctl not found next to parleyd (%s)" % path)
+        return path
+
+    def parleyctl(self, *args, sock=None, as_json=False, timeout=20):
+        """Run parleyctl against the admin socket: (exit code, stdout or parsed JSON, stderr)."""
+        argv = [self.parleyctl_path(), "--socket", sock or self.admin_socket]
+        if as_json:
+            argv.append("--json")
+        r = subprocess.run(argv + list(args), capture_output=True, timeout=timeout)
+        out = r.stdout.decode()
+        if as_json and out.strip():
+            try:
+                out = json.loads(out)
+            except ValueError:
+                pass
+        return r.returncode, out, r.stderr.decode()
+
+    def parley_counters(self, proc=None, timeout=5.0):
+        """SIGUSR1 parleyd (proc or stack.parley) and parse the 'counters:' line it logs:
+        {name: int} (only counters that were ever bumped appear)."""
+        proc = proc or self.parley
+        n = len(re.findall(r"counters:", proc.text()))
+        os.kill(proc.pid, signal.SIGUSR1)
+        proc.wait_log(r"counters:", timeout, count=n + 1)
+        line = [l for l in proc.text().splitlines() if "counters:" in l][-1]
+        first = line.split("counters:", 1)[1].split(";", 1)[0]
+        out = {}
+        for kv in first.split():
+            k, _, v = kv.partition("=")
+            if v.isdigit():
+                out[k] = int(v)
+        return out
+
+
+def xmpp_delays(xml):
+    """The XEP-0203 <delay/> children of a stanza (its serialised XML): [(from, stamp)]."""
+    import xml.etree.ElementTree as ET
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError:
+        return []
+    return [(el.get("from"), el.get("stamp")) for el in root
+            if el.tag == "{urn:xmpp:delay}delay"]
+
+
+class SippSeq:
+    """sipp -sf uac_seq.xml in the background (Stack.sipp_uac_seq)."""
+
+    def __init__(self, stack, user, to, count, rate, prefix, subject, from_domain, port, timeout):
+        self.count = count
+        self.prefix = prefix
+        lport = free_port()
+        self.trace = os.path.join(stack.dir, "sipp-seq-%s-%s-%d.msg" % (user, prefix, lport))
+        self.proc = Proc("sipp-seq-%s" % prefix,
+                         ["sipp", "-sf", os.path.join(SIPP_DIR, "uac_seq.xml"), "-s", user,
+                          "-key", "to", to, "-key", "domain", from_domain, "-key", "prefix", prefix,
+                          "-key", "subject", subject, "-i", "127.0.0.1", "-p", str(lport),
+                          "-t", "u1", "-m", str(count), "-r", str(rate), "-l", str(count),
+                          "-nostdin", "-timeout", "%ds" % timeout, "-trace_msg",
+                          "-message_file", self.trace, "127.0.0.1:%d" % port],
+                         os.path.join(stack.dir, "sipp-seq-%s-%d.log" % (prefix, lport)),
+                         cwd=stack.dir)
+
+    def wait(self, timeout=60.0):
+        """Wait for sipp to end (every call answered or failed); returns its exit code."""
+        try:
+            return self.proc.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def finals(self):
+        """{N: final status} for every message N that got a final response (last one wins;
+        calls with none are absent). N comes from the Call-ID ("N-pid@ip")."""
+        out = {}
+        for m in parse_sipp_trace(self.trace):
+            if m.direction == "received" and m.status and m.status >= 200:
+                cid = m.h("call-id") or ""
+                num = cid.split("-", 1)[0]
+                if num.isdigit():
+                    out[int(num)] = m.status
+        return out
+
+    def stop(self):
+        self.proc.stop()
 
 
 class SippUas:
