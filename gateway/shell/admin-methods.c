@@ -533,15 +533,23 @@ add_entries (JsonBuilder *b, GVariant *listing, const char *user, guint64 *total
   json_builder_end_array (b);
 }
 
+/* Answers the call with the store's error (and frees @op); FALSE when there is none. */
+static gboolean
+answered_store_error (QueueOp *op, const GError *error)
+{
+  if (error == NULL)
+    return FALSE;
+  prl_admin_call_error (op->call, PRL_ADMIN_FAILED, "offline store: %s", error->message);
+  queue_op_free (op);
+  return TRUE;
+}
+
 static void
 on_listed (PrlStore *store, GVariant *result, const GError *error, gpointer user_data)
 {
   QueueOp *op = user_data;
-  if (error) {
-    prl_admin_call_error (op->call, PRL_ADMIN_FAILED, "offline store: %s", error->message);
-    queue_op_free (op);
+  if (answered_store_error (op, error))
     return;
-  }
   guint64 total = 0;
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
@@ -625,11 +633,8 @@ static void
 on_listed_for_purge (PrlStore *store, GVariant *result, const GError *error, gpointer user_data)
 {
   QueueOp *op = user_data;
-  if (error) {
-    prl_admin_call_error (op->call, PRL_ADMIN_FAILED, "offline store: %s", error->message);
-    queue_op_free (op);
+  if (answered_store_error (op, error))
     return;
-  }
   op->listing = g_variant_ref (result);
   g_autoptr (GPtrArray) owners = g_ptr_array_new_with_free_func (g_free);
   GVariantIter it;

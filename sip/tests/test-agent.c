@@ -408,8 +408,10 @@ test_dedupe (Fixture *f, gconstpointer data)
   g_ptr_array_unref (p.lines);
 }
 
-static void
-test_options (Fixture *f, gconstpointer data)
+/* Sends one request from a raw UDP socket to agent b and returns the status line of the
+ * first answer (transfer full). @build gets the local port for the Via. */
+static char *
+raw_exchange (Fixture *f, char *(*build) (guint local_port, gconstpointer data), gconstpointer data)
 {
   RawPeer p
       = { .f = f, .lines = g_ptr_array_new_with_free_func (g_free), .want_lines = 1, .sent = 2 };
@@ -421,54 +423,62 @@ test_options (Fixture *f, gconstpointer data)
   p.to = (struct sockaddr_in){ .sin_family = AF_INET,
                                .sin_port = htons (prl_sip_agent_port (f->b)),
                                .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-  p.request = g_strdup_printf (
-      "OPTIONS sip:127.0.0.1:%u SIP/2.0\r\n"
-      "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-options-1\r\n"
-      "Max-Forwards: 70\r\nFrom: <sip:proxy@127.0.0.1>;tag=p1\r\nTo: <sip:127.0.0.1>\r\n"
-      "Call-ID: ping-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
-      prl_sip_agent_port (f->b), ntohs (local.sin_port));
+  p.request = build (ntohs (local.sin_port), data);
   guint watch = g_unix_fd_add (p.fd, G_IO_IN, on_raw_readable, &p);
   on_raw_send (&p);
   g_main_loop_run (f->loop);
   g_source_remove (watch);
-  g_assert_cmpstr (g_ptr_array_index (p.lines, 0), ==, "SIP/2.0 200 OK");
-  g_assert_cmpuint (prl_sip_agent_stats (f->b)->rx_other, ==, 1);
-  g_assert_cmpuint (f->received->len, ==, 0);
+  char *first = g_strdup (g_ptr_array_index (p.lines, 0));
   close (p.fd);
   g_free (p.request);
   g_ptr_array_unref (p.lines);
+  return first;
+}
+
+static char *
+build_options (guint local_port, gconstpointer data)
+{
+  return g_strdup_printf ("OPTIONS sip:127.0.0.1 SIP/2.0\r\n"
+                          "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-options-1\r\n"
+                          "Max-Forwards: 70\r\nFrom: <sip:proxy@127.0.0.1>;tag=p1\r\n"
+                          "To: <sip:127.0.0.1>\r\n"
+                          "Call-ID: ping-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+                          local_port);
+}
+
+static void
+test_options (Fixture *f, gconstpointer data)
+{
+  g_autofree char *status = raw_exchange (f, build_options, NULL);
+  g_assert_cmpstr (status, ==, "SIP/2.0 200 OK");
+  g_assert_cmpuint (prl_sip_agent_stats (f->b)->rx_other, ==, 1);
+  g_assert_cmpuint (f->received->len, ==, 0);
 }
 
 /* A REGISTER replicated by the proxy: answered 200, reported with its AoR, Contact and
  * expiry; an unregistration (Expires: 0) is reported with expires 0. */
+typedef struct {
+  const char *call_id, *contact_and_expires;
+} RawRegister;
+
+static char *
+build_register (guint local_port, gconstpointer data)
+{
+  const RawRegister *r = data;
+  return g_strdup_printf ("REGISTER sip:sip.example.net SIP/2.0\r\n"
+                          "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-%s\r\n"
+                          "Max-Forwards: 70\r\nFrom: <sip:alice@sip.example.net>;tag=r1\r\n"
+                          "To: <sip:alice@sip.example.net>\r\nCall-ID: %s\r\n"
+                          "CSeq: 1 REGISTER\r\n%sContent-Length: 0\r\n\r\n",
+                          local_port, r->call_id, r->call_id, r->contact_and_expires);
+}
+
 static void
 send_raw_register (Fixture *f, const char *call_id, const char *contact_and_expires)
 {
-  RawPeer p
-      = { .f = f, .lines = g_ptr_array_new_with_free_func (g_free), .want_lines = 1, .sent = 2 };
-  p.fd = socket (AF_INET, SOCK_DGRAM, 0);
-  struct sockaddr_in local = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-  g_assert_cmpint (bind (p.fd, (struct sockaddr *)&local, sizeof local), ==, 0);
-  socklen_t len = sizeof local;
-  g_assert_cmpint (getsockname (p.fd, (struct sockaddr *)&local, &len), ==, 0);
-  p.to = (struct sockaddr_in){ .sin_family = AF_INET,
-                               .sin_port = htons (prl_sip_agent_port (f->b)),
-                               .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-  p.request
-      = g_strdup_printf ("REGISTER sip:sip.example.net SIP/2.0\r\n"
-                         "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-%s\r\n"
-                         "Max-Forwards: 70\r\nFrom: <sip:alice@sip.example.net>;tag=r1\r\n"
-                         "To: <sip:alice@sip.example.net>\r\nCall-ID: %s\r\nCSeq: 1 REGISTER\r\n%s"
-                         "Content-Length: 0\r\n\r\n",
-                         ntohs (local.sin_port), call_id, call_id, contact_and_expires);
-  guint watch = g_unix_fd_add (p.fd, G_IO_IN, on_raw_readable, &p);
-  on_raw_send (&p);
-  g_main_loop_run (f->loop);
-  g_source_remove (watch);
-  g_assert_cmpstr (g_ptr_array_index (p.lines, 0), ==, "SIP/2.0 200 OK");
-  close (p.fd);
-  g_free (p.request);
-  g_ptr_array_unref (p.lines);
+  RawRegister r = { call_id, contact_and_expires };
+  g_autofree char *status = raw_exchange (f, build_register, &r);
+  g_assert_cmpstr (status, ==, "SIP/2.0 200 OK");
 }
 
 static void
