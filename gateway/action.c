@@ -52,6 +52,10 @@ prl_action_free (PrlAction *action)
     g_free (action->store.owner);
     g_free (action->store.id);
     break;
+  case PRL_ACTION_SIP_WATCH:
+  case PRL_ACTION_SIP_UNWATCH:
+    g_free (action->aor);
+    break;
   }
   g_free (action);
 }
@@ -161,7 +165,8 @@ xmpp_to_text (GString *out, const PrlXmppMessage *m)
  * origin="sip" original-id="..." received=US expires=US content-type="..." [lang subject
  * thread] body=...; store.claim request=N owner="..." now=US max=N lease-ms=N;
  * store.ack request=N owner="..." id="..."; store.release request=N owner="...";
- * store.expire request=N now=US (test-vectors/README.md "Action lines"). */
+ * store.expire request=N now=US; sip.watch aor="..."; sip.unwatch aor="..."
+ * (test-vectors/README.md "Action lines"). */
 static void
 store_to_text (GString *out, const char *verb, const PrlStoreOp *op)
 {
@@ -232,6 +237,14 @@ prl_action_to_text (const PrlAction *action)
     break;
   case PRL_ACTION_STORE_EXPIRE:
     store_to_text (out, "expire", &action->store);
+    break;
+  case PRL_ACTION_SIP_WATCH:
+    g_string_append (out, "sip.watch");
+    append_str (out, "aor", action->aor);
+    break;
+  case PRL_ACTION_SIP_UNWATCH:
+    g_string_append (out, "sip.unwatch");
+    append_str (out, "aor", action->aor);
     break;
   }
   return g_string_free (out, FALSE);

@@ -22,6 +22,8 @@ typedef enum {
   PRL_ACTION_STORE_ACK,     /* .store.id was delivered: remove it from .store.owner's queue */
   PRL_ACTION_STORE_RELEASE, /* stop flushing .store.owner (give the lease back) */
   PRL_ACTION_STORE_EXPIRE,  /* drop every parked message past its expiry (at .store.now_us) */
+  PRL_ACTION_SIP_WATCH,     /* SUBSCRIBE to the reg event (RFC 3680) of .aor; no answer event */
+  PRL_ACTION_SIP_UNWATCH,   /* end the reg-event subscription of .aor */
 } PrlActionKind;
 
 typedef struct {
@@ -58,6 +60,7 @@ typedef struct {
     PrlTimer timer;
     const char *counter; /* static string, e.g. "sip_in_relayed" */
     PrlStoreOp store;
+    char *aor; /* sip.watch, sip.unwatch: "sip:user@host" (an offline owner key), owned */
   };
 } PrlAction;
 

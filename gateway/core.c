@@ -120,6 +120,7 @@ prl_core_config_init (PrlCoreConfig *config)
   config->flush_recheck_s = 30;
   config->expire_interval_s = 60;
   config->stored_notice = NULL;
+  config->reg_event = FALSE; /* the daemon's default is true ([sip] reg_event) */
 }
 
 void

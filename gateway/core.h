@@ -47,6 +47,7 @@ typedef struct {
   guint flush_recheck_s;    /* weak online signals claim a user at most once per this */
   guint expire_interval_s;  /* TICK: STORE_EXPIRE at most this often (0 = never) */
   char *stored_notice;      /* text sent to the sender when a message was parked; NULL = none */
+  gboolean reg_event;       /* watch SIP owners with parked messages (sip.watch, RFC 3680) */
 } PrlCoreConfig;
 
 /* Fills @config with the documented defaults (examples/parley.conf) and no domains. */

@@ -9,8 +9,10 @@
  *   timer to XMPP; the core's per-destination queue to SIP) -> ACK each after its delivery is
  *   confirmed -> CLAIM again after a full batch -> RELEASE. Any failure RELEASEs and stops:
  *   the rest stays parked for the next online signal (offline.md §6).
- * - two LRU tables with a hard cap: when each user was last claimed (flush_recheck_s) and
- *   which SIP users sent a REGISTER with expires 0 (offline.md §4d, §5).
+ * - three LRU tables with a hard cap: when each user was last claimed (flush_recheck_s),
+ *   which SIP users sent a REGISTER with expires 0 (offline.md §4d, §5), and which SIP users
+ *   are watched (reg_event: a sip.watch was emitted after a park, a sip.unwatch follows when a
+ *   flush leaves nothing behind or the entry is evicted; offline.md §5).
  * Time comes only from events; ids and timer ids come from the core's counter (host).
  * Ownership: the module owns its tables, the contexts and the claimed copies of messages.
  * Rules: mapping-docs/offline.md.
@@ -220,6 +222,14 @@ prl_offline_lru_remove (PrlOfflineLru *lru, const char *key)
   lru_item_free (item);
 }
 
+const char *
+prl_offline_lru_oldest (PrlOfflineLru *lru)
+{
+  g_return_val_if_fail (lru != NULL, NULL);
+  LruItem *item = g_queue_peek_head (&lru->order);
+  return item != NULL ? item->key : NULL;
+}
+
 guint
 prl_offline_lru_size (PrlOfflineLru *lru)
 {
@@ -255,7 +265,7 @@ typedef enum { REQ_PARK, REQ_CLAIM, REQ_ACK, REQ_RELEASE, REQ_EXPIRE } ReqKind;
 typedef struct {
   ReqKind kind;
   PrlOfflineParkCtx *ctx; /* park, owned */
-  char *owner;            /* claim */
+  char *owner;            /* claim, park */
 } Req;
 
 typedef struct {
@@ -268,6 +278,7 @@ typedef struct {
   PrlStoredMessage *inflight; /* being delivered, owned */
   guint64 token;              /* its timer id (XMPP) or send token (SIP), 0 if none */
   gboolean stop;              /* the user went offline: stop after the message in flight */
+  gboolean parked_since;      /* a park for this user succeeded during the flush */
 } Flush;
 
 struct _PrlOffline {
@@ -283,6 +294,7 @@ struct _PrlOffline {
   GHashTable *by_id;           /* char* id of an XMPP message in flight -> Flush*, borrowed */
   PrlOfflineLru *claims;       /* owner -> when last claimed */
   PrlOfflineLru *unregistered; /* "sip:" owner -> when the REGISTER expires 0 was seen */
+  PrlOfflineLru *watched;      /* "sip:" owner -> when its sip.watch was emitted */
 };
 
 static void
@@ -329,6 +341,7 @@ prl_offline_new (PrlCore *core, const PrlOfflineHost *host, const PrlCoreConfig 
   off->by_id = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   off->claims = prl_offline_lru_new (LRU_CAP);
   off->unregistered = prl_offline_lru_new (LRU_CAP);
+  off->watched = prl_offline_lru_new (LRU_CAP);
   return off;
 }
 
@@ -343,6 +356,7 @@ prl_offline_free (PrlOffline *off)
   g_clear_pointer (&off->requests, g_hash_table_unref);
   g_clear_pointer (&off->claims, prl_offline_lru_free);
   g_clear_pointer (&off->unregistered, prl_offline_lru_free);
+  g_clear_pointer (&off->watched, prl_offline_lru_free);
   g_free (off);
 }
 
@@ -371,6 +385,13 @@ prl_offline_flushing (PrlOffline *off)
 {
   g_return_val_if_fail (off != NULL, 0);
   return g_hash_table_size (off->flushes);
+}
+
+guint
+prl_offline_watched (PrlOffline *off)
+{
+  g_return_val_if_fail (off != NULL, 0);
+  return prl_offline_lru_size (off->watched);
 }
 
 guint
@@ -446,6 +467,40 @@ xmpp_error (GPtrArray *out, const PrlOfflineParkCtx *ctx, const char *condition,
   xmpp_send (out, m);
 }
 
+static void
+watch_action (GPtrArray *out, PrlActionKind kind, const char *owner)
+{
+  PrlAction *a = prl_action_new (kind);
+  a->aor = g_strdup (owner); /* the "sip:user@host" key is the AoR */
+  g_ptr_array_add (out, a);
+}
+
+/* §5: a SIP user now has parked messages: watch its registration state (once). */
+static void
+watch (PrlOffline *off, const char *owner, gint64 now_us, GPtrArray *out)
+{
+  if (!cfg (off)->reg_event || owner == NULL || !g_str_has_prefix (owner, "sip:")
+      || prl_offline_lru_get (off->watched, owner, NULL))
+    return;
+  if (prl_offline_lru_size (off->watched) >= LRU_CAP) { /* the oldest watch ends */
+    g_autofree char *old = g_strdup (prl_offline_lru_oldest (off->watched));
+    prl_offline_lru_remove (off->watched, old);
+    watch_action (out, PRL_ACTION_SIP_UNWATCH, old);
+  }
+  prl_offline_lru_put (off->watched, owner, now_us);
+  watch_action (out, PRL_ACTION_SIP_WATCH, owner);
+}
+
+/* §5: nothing is parked for @owner any more: stop watching it (if it was). */
+static void
+unwatch (PrlOffline *off, const char *owner, GPtrArray *out)
+{
+  if (!prl_offline_lru_get (off->watched, owner, NULL))
+    return;
+  prl_offline_lru_remove (off->watched, owner);
+  watch_action (out, PRL_ACTION_SIP_UNWATCH, owner);
+}
+
 /* ---------------------------------------------------------------- parking (§4) */
 
 void
@@ -471,13 +526,20 @@ prl_offline_park (PrlOffline *off, PrlStoredMessage *m, PrlOfflineParkCtx *ctx, 
   prl_offline_stamp (off, m, NULL, now_us);
   Req *req = req_new (REQ_PARK);
   req->ctx = ctx;
+  req->owner = g_strdup (m->owner);
   PrlAction *a = store_action (off, PRL_ACTION_STORE_PARK, req, out);
   a->store.message = m;
 }
 
 static void
-on_park_result (PrlOffline *off, PrlOfflineParkCtx *ctx, PrlStoreOutcome outcome, GPtrArray *out)
+on_park_result (PrlOffline *off, PrlOfflineParkCtx *ctx, const char *owner, PrlStoreOutcome outcome,
+                gint64 now_us, GPtrArray *out)
 {
+  if (outcome == PRL_STORE_OK && owner != NULL) {
+    Flush *f = g_hash_table_lookup (off->flushes, owner);
+    if (f != NULL) /* the claim in flight may not have seen it: keep watching (§5) */
+      f->parked_since = TRUE;
+  }
   const char *notice = cfg (off)->stored_notice;
   if (ctx->kind == PRL_OFFLINE_PARK_SIP) {
     if (outcome == PRL_STORE_OK) { /* §4a, §4b */
@@ -500,6 +562,7 @@ on_park_result (PrlOffline *off, PrlOfflineParkCtx *ctx, PrlStoreOutcome outcome
 
   if (outcome == PRL_STORE_OK) { /* §4c, §4d */
     count (out, "offline_parked_xmpp");
+    watch (off, owner, now_us, out);
     if (notice != NULL) {
       PrlXmppMessage *m = prl_xmpp_message_new ();
       m->from = g_strdup (ctx->orig_to);
@@ -611,7 +674,11 @@ deliver_next (PrlOffline *off, Flush *f, gint64 now_us, GPtrArray *out)
         start_claim (off, f, now_us, out);
         return;
       }
+      /* §5: everything claimed was delivered and acked and the store had no more */
+      g_autofree char *owner = f->parked_since ? NULL : g_strdup (f->owner);
       end_flush (off, f, out);
+      if (owner != NULL)
+        unwatch (off, owner, out);
       return;
     }
     f->inflight = m;
@@ -773,7 +840,7 @@ prl_offline_on_store_result (PrlOffline *off, const PrlStoreResult *r, gint64 no
   g_ptr_array_add (keep, req);
   switch (req->kind) {
   case REQ_PARK:
-    on_park_result (off, req->ctx, r->outcome, out);
+    on_park_result (off, req->ctx, req->owner, r->outcome, now_us, out);
     break;
   case REQ_CLAIM:
     on_claim_result (off, req->owner, r, now_us, out);

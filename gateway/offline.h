@@ -3,7 +3,8 @@
  * DESIGN. gateway/core.c decides *when* a message cannot be delivered now and hands it here
  * as a PrlStoredMessage plus a PrlOfflineParkCtx that says how to answer its sender once the
  * store has spoken; this module owns every store request in flight, the per-user flushes, the
- * bounded tables (recent claims, SIP users known to be unregistered) and the expiry tick.
+ * bounded tables (recent claims, SIP users known to be unregistered, SIP users watched through
+ * the reg event) and the expiry tick.
  * It never sends to SIP by itself: a flushed SIP message and the "resume" of a held message
  * go back through the core's per-destination queue via PrlOfflineHost. Pure like the core:
  * GLib only, time from the events, no clock.
@@ -38,6 +39,8 @@ void prl_offline_lru_put (PrlOfflineLru *lru, const char *key, gint64 value_us);
 gboolean prl_offline_lru_get (PrlOfflineLru *lru, const char *key, gint64 *value_us);
 void prl_offline_lru_remove (PrlOfflineLru *lru, const char *key);
 guint prl_offline_lru_size (PrlOfflineLru *lru);
+/* The oldest key (borrowed until the next change), or NULL when empty. */
+const char *prl_offline_lru_oldest (PrlOfflineLru *lru);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrlOfflineLru, prl_offline_lru_free)
 
 /* ---------------------------------------------------------------- the policy */
@@ -126,8 +129,9 @@ void prl_offline_on_tick (PrlOffline *off, gint64 now_us, GPtrArray *out);
 void prl_offline_sip_done (PrlOffline *off, guint64 token, gboolean ok, gint64 now_us,
                            GPtrArray *out);
 
-/* Flushes in progress, store requests in flight (status, tests). */
+/* Flushes in progress, store requests in flight, SIP owners watched (status, tests). */
 guint prl_offline_flushing (PrlOffline *off);
+guint prl_offline_watched (PrlOffline *off);
 guint prl_offline_requests (PrlOffline *off);
 
 G_END_DECLS

@@ -394,6 +394,8 @@ parse_config (Parser *p, const char *line, const char *end, GError **error)
     return parse_bool (p, key, value, &c->chunk_over_tcp, error);
   if (strcmp (key, "offline_enabled") == 0)
     return parse_bool (p, key, value, &c->offline_enabled, error);
+  if (strcmp (key, "reg_event") == 0)
+    return parse_bool (p, key, value, &c->reg_event, error);
   if (strcmp (key, "stored_notice") == 0) {
     g_free (c->stored_notice);
     c->stored_notice = g_steal_pointer (&value);

@@ -23,6 +23,11 @@
  * non-2xx. Values refused before the wire are reported from an idle callback, never from
  * inside prl_sip_agent_send().
  *
+ * Reg event (RFC 3680): prl_sip_agent_watch() opens one subscription per AoR on a handle of
+ * ours (hmagic = the Watch); nua refreshes it. NOTIFY bodies go through sip/reginfo.c and come
+ * out as on_reginfo. A failed subscription leaves the Watch without a handle (no retry) until
+ * unwatch; unwatch unsubscribes and the handle is destroyed on nua_r_unsubscribe.
+ *
  * Ownership: the agent owns the nua, the root, every nua handle it created or was given, and
  * the saved events. sofia memory never leaves this file and sip/codec.c.
  * Sofia's own logs go to the "parley-sofia" domain (STYLE.md §3.7).
@@ -49,11 +54,14 @@
 #include "gateway/message-map.h"
 #include "parley-version.h"
 #include "sip/codec.h"
+#include "sip/reginfo.h"
 
 #define SOFIA_LOG_DOMAIN "parley-sofia"
 #define MAX_PARKED_DUPES 4
 #define SHUTDOWN_TIMEOUT_MS 3000
 #define MAX_PHRASES 4096
+#define WATCH_EXPIRES "3600"
+#define MAX_FAILURE_LOGGED 10000 /* AoRs whose failed subscription was logged */
 
 #define PRL_LOG_CALL(level, call_id, ...)                                                          \
   g_log_structured (G_LOG_DOMAIN, level, "PRL_CALL_ID", call_id, "MESSAGE", __VA_ARGS__)
@@ -80,6 +88,13 @@ typedef struct {
   guint part, parts;
   gboolean is_outstanding;
 } ClientReq;
+
+/* One reg-event subscription (prl_sip_agent_watch). */
+typedef struct {
+  char *aor;
+  nua_handle_t *nh; /* NULL once the subscription failed */
+  gboolean unsubscribing;
+} Watch;
 
 /* What we answered to one request, for late retransmissions. */
 typedef struct {
@@ -115,6 +130,9 @@ struct _PrlSipAgent {
   GHashTable *phrases;  /* interned reason phrases (see intern_phrase) */
   GQueue failures;      /* LocalFailure* */
   guint failure_idle;
+  GHashTable *watches;     /* aor -> Watch* (owned) */
+  GHashTable *unwatching;  /* Watch* (owned) waiting for nua_r_unsubscribe */
+  GHashTable *fail_logged; /* aor -> NULL: failures already logged */
 
   gboolean is_shutting_down, is_shutdown;
   PrlSipAgentDoneFunc done;
@@ -241,6 +259,7 @@ update_gauges (PrlSipAgent *self)
   self->stats.pending_txns = g_hash_table_size (self->txns);
   self->stats.pending_requests = g_hash_table_size (self->requests);
   self->stats.dedupe_entries = g_hash_table_size (self->dedupe);
+  self->stats.watches = self->watches != NULL ? g_hash_table_size (self->watches) : 0;
 }
 
 /* Remembers @key (pending on @txn); evicts the oldest entries beyond dedupe_size. */
@@ -552,6 +571,129 @@ on_message_response (PrlSipAgent *self, int status, const char *phrase, const si
                           self->user_data);
 }
 
+/* ---------------------------------------------------------------- reg event (RFC 3680) */
+
+static void
+watch_free (Watch *w)
+{
+  if (w == NULL)
+    return;
+  if (w->nh != NULL)
+    nua_handle_destroy (w->nh);
+  g_free (w->aor);
+  g_free (w);
+}
+
+void
+prl_sip_agent_watch (PrlSipAgent *self, const char *aor)
+{
+  g_return_if_fail (self != NULL);
+  if (aor == NULL || self->is_shutting_down || g_hash_table_contains (self->watches, aor))
+    return;
+  g_autoptr (GError) error = NULL;
+  if (!prl_sip_codec_check_uri ("AoR", aor, &error)) {
+    g_debug ("reg event: not watching %s: %s", aor, error->message);
+    return;
+  }
+  Watch *w = g_new0 (Watch, 1);
+  w->aor = g_strdup (aor);
+  g_autofree char *to = name_addr (aor);
+  g_autofree char *from = g_strdup_printf ("<sip:parley@%s>", self->config.bind_address);
+  w->nh = nua_handle (self->nua, (nua_hmagic_t *)w, SIPTAG_TO_STR (to), SIPTAG_FROM_STR (from),
+                      TAG_END ());
+  g_hash_table_insert (self->watches, w->aor, w);
+  nua_subscribe (w->nh, NUTAG_URL (aor), SIPTAG_EVENT_STR ("reg"),
+                 SIPTAG_ACCEPT_STR ("application/reginfo+xml"), SIPTAG_EXPIRES_STR (WATCH_EXPIRES),
+                 TAG_END ());
+  self->stats.tx_subscribes++;
+  g_debug ("reg event: SUBSCRIBE %s", aor);
+}
+
+void
+prl_sip_agent_unwatch (PrlSipAgent *self, const char *aor)
+{
+  g_return_if_fail (self != NULL);
+  Watch *w = aor != NULL ? g_hash_table_lookup (self->watches, aor) : NULL;
+  if (w == NULL)
+    return;
+  g_hash_table_steal (self->watches, aor);
+  g_hash_table_remove (self->fail_logged, w->aor);
+  if (w->nh == NULL || self->is_shutting_down) {
+    watch_free (w);
+    return;
+  }
+  w->unsubscribing = TRUE;
+  g_hash_table_add (self->unwatching, w);
+  nua_unsubscribe (w->nh, TAG_END ());
+  g_debug ("reg event: unSUBSCRIBE %s", w->aor);
+}
+
+/* The subscription of @w is over without our asking: count, log once, drop the handle. */
+static void
+watch_failed (PrlSipAgent *self, Watch *w, int status, const char *phrase)
+{
+  self->stats.subscribe_failed++;
+  if (!g_hash_table_contains (self->fail_logged, w->aor)) {
+    if (g_hash_table_size (self->fail_logged) >= MAX_FAILURE_LOGGED)
+      g_hash_table_remove_all (self->fail_logged);
+    g_hash_table_add (self->fail_logged, g_strdup (w->aor));
+    g_debug ("reg event: subscription for %s failed: %d %s (the registrar may not offer the reg "
+             "event; REGISTER replication still works)",
+             w->aor, status, phrase != NULL ? phrase : "");
+  }
+  g_clear_pointer (&w->nh, nua_handle_destroy);
+}
+
+static void
+on_subscribe_response (PrlSipAgent *self, int status, const char *phrase, Watch *w)
+{
+  if (w == NULL || w->unsubscribing || status < 200)
+    return;
+  if (status >= 300)
+    watch_failed (self, w, status, phrase);
+}
+
+static void
+on_unsubscribe_response (PrlSipAgent *self, int status, Watch *w)
+{
+  if (w == NULL || status < 200 || !w->unsubscribing)
+    return;
+  g_hash_table_remove (self->unwatching, w); /* frees it and its handle */
+}
+
+static void
+on_notify (PrlSipAgent *self, const sip_t *sip, Watch *w)
+{
+  self->stats.rx_notifies++;
+  if (w->unsubscribing)
+    return;
+  const sip_payload_t *pl = sip != NULL ? sip->sip_payload : NULL;
+  if (pl != NULL && pl->pl_len > 0) {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (PrlReginfo) info = prl_reginfo_parse (pl->pl_data, pl->pl_len, &error);
+    if (info == NULL) {
+      self->stats.rx_bad_reginfo++;
+      g_debug ("reg event: NOTIFY for %s: bad body: %s", w->aor, error->message);
+    }
+    for (guint i = 0; info != NULL && i < info->registrations->len; i++) {
+      const PrlReginfoRegistration *r = g_ptr_array_index (info->registrations, i);
+      if (!prl_sip_codec_check_uri ("aor", r->aor, NULL))
+        continue;
+      const char *contact = r->contact;
+      if (contact != NULL && !prl_sip_codec_check_uri ("contact", contact, NULL))
+        contact = NULL;
+      g_debug ("reg event: %s is %s%s%s", r->aor, r->active ? "active" : "not registered",
+               contact != NULL ? " at " : "", contact != NULL ? contact : "");
+      if (self->cb.on_reginfo != NULL)
+        self->cb.on_reginfo (self, r->aor, r->active, contact, self->user_data);
+    }
+  }
+  const sip_subscription_state_t *ss = sip != NULL ? sip->sip_subscription_state : NULL;
+  if (ss != NULL && ss->ss_substate != NULL
+      && g_ascii_strcasecmp (ss->ss_substate, "terminated") == 0)
+    watch_failed (self, w, 0, "terminated by the notifier");
+}
+
 /* ---------------------------------------------------------------- shutdown */
 
 static gboolean
@@ -696,10 +838,21 @@ on_nua_event (nua_event_t event, int status, const char *phrase, nua_t *nua, nua
   case nua_i_register:
     on_incoming_register (self, nua, nh, sip);
     break;
+  case nua_r_subscribe:
+    on_subscribe_response (self, status, phrase, (Watch *)hmagic);
+    break;
+  case nua_r_unsubscribe:
+    on_unsubscribe_response (self, status, (Watch *)hmagic);
+    break;
+  case nua_i_notify:
+    if (hmagic != NULL) { /* on one of our subscriptions (nua has answered it) */
+      on_notify (self, sip, (Watch *)hmagic);
+      break;
+    }
+    /* fall through */
   case nua_i_invite:
   case nua_i_subscribe:
   case nua_i_publish:
-  case nua_i_notify:
   case nua_i_info:
   case nua_i_refer:
   case nua_i_method:
@@ -807,7 +960,7 @@ create_nua (PrlSipAgent *self, const char *url)
       /* a separate tag: a three-method list in one string crashes the second nua_create()
        * of a process in msg_params_join() (sofia 1.12.11) */
       NUTAG_APPL_METHOD ("REGISTER"), NUTAG_ENABLEMESSAGE (1), NUTAG_ENABLEINVITE (0),
-      NUTAG_AUTOANSWER (0), SIPTAG_ALLOW_STR ("MESSAGE, OPTIONS, REGISTER"),
+      NUTAG_AUTOANSWER (0), SIPTAG_ALLOW_STR ("MESSAGE, OPTIONS, REGISTER, NOTIFY"),
       /* No 100rel or timer: we are a MESSAGE UA (LIBRARIES.md §2). */
       SIPTAG_SUPPORTED (SIP_NONE),
       TAG_IF (c->user_agent != NULL, SIPTAG_USER_AGENT_STR (c->user_agent)),
@@ -847,6 +1000,9 @@ prl_sip_agent_new (const PrlSipAgentConfig *config, const PrlSipAgentCallbacks *
   self->phrases = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_queue_init (&self->dedupe_order);
   g_queue_init (&self->failures);
+  self->watches = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)watch_free);
+  self->unwatching = g_hash_table_new_full (NULL, NULL, (GDestroyNotify)watch_free, NULL);
+  self->fail_logged = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 
   self->root = su_glib_root_create ((su_root_magic_t *)self);
   if (self->root == NULL) {
@@ -919,6 +1075,11 @@ prl_sip_agent_describe (PrlSipAgent *self)
   ADD (pending_txns);
   ADD (pending_requests);
   ADD (dedupe_entries);
+  ADD (tx_subscribes);
+  ADD (subscribe_failed);
+  ADD (rx_notifies);
+  ADD (rx_bad_reginfo);
+  ADD (watches);
 #undef ADD
   g_variant_builder_add (&b, "{st}", "port", (guint64)self->port);
   return g_variant_ref_sink (g_variant_builder_end (&b));
@@ -947,6 +1108,9 @@ prl_sip_agent_free (PrlSipAgent *self)
     g_hash_table_remove_all (self->txns);
   if (self->requests != NULL)
     g_hash_table_remove_all (self->requests);
+  g_clear_pointer (&self->watches, g_hash_table_unref);
+  g_clear_pointer (&self->unwatching, g_hash_table_unref);
+  g_clear_pointer (&self->fail_logged, g_hash_table_unref);
   g_clear_pointer (&self->nua, nua_destroy);
   g_clear_pointer (&self->root, su_root_destroy);
   g_clear_pointer (&self->txns, g_hash_table_unref);

@@ -4,7 +4,9 @@
  * running on the default GMainContext (su_glib root, no extra thread: LIBRARIES.md §2).
  * It receives SIP MESSAGE requests and hands them to the caller as PrlSipMessage (answered
  * later by transaction id), and sends MESSAGE requests for the caller, reporting their
- * final status by request id. No sofia type appears here: sip_t, msg_t and nua handles
+ * final status by request id. It can also watch an address of record through the reg event
+ * package (RFC 3680: SUBSCRIBE "Event: reg", NOTIFYs parsed by sip/reginfo.c) and report its
+ * registration state through on_reginfo. No sofia type appears here: sip_t, msg_t and nua handles
  * stay inside sip/ (STYLE.md §3.1 rule 2).
  *
  * Callbacks are never called re-entrantly from inside a prl_sip_agent_* call; they run
@@ -62,6 +64,12 @@ typedef struct {
    * registered, @expires 0 when it unregistered. Already answered 200. May be NULL. */
   void (*on_register) (PrlSipAgent *agent, const char *aor, const char *contact, guint expires,
                        gpointer user_data);
+  /* A reg-event NOTIFY (RFC 3680) for a watched AoR, once per <registration> in its body:
+   * @active when the registration is active with at least one active contact, @contact the
+   * first active contact's URI or NULL. @aor is the registration's aor attribute (checked as a
+   * SIP URI). All borrowed. May be NULL. */
+  void (*on_reginfo) (PrlSipAgent *agent, const char *aor, gboolean active, const char *contact,
+                      gpointer user_data);
 } PrlSipAgentCallbacks;
 
 typedef struct {
@@ -78,6 +86,12 @@ typedef struct {
   guint64 pending_txns;     /* received requests not answered yet (gauge) */
   guint64 pending_requests; /* sent requests (chunk sequences) still open (gauge) */
   guint64 dedupe_entries;   /* entries in the dedupe cache (gauge) */
+  guint64 tx_subscribes;    /* reg-event SUBSCRIBEs started (prl_sip_agent_watch) */
+  guint64 subscribe_failed; /* reg-event subscriptions refused (489, 404, 403...), timed out or
+                               terminated by the notifier */
+  guint64 rx_notifies;      /* reg-event NOTIFYs received on our subscriptions */
+  guint64 rx_bad_reginfo;   /* NOTIFY bodies the reginfo parser refused */
+  guint64 watches;          /* AoRs watched (gauge) */
 } PrlSipAgentStats;
 
 /* Creates the stack and binds the configured transports, on the default GMainContext.
@@ -94,6 +108,14 @@ void prl_sip_agent_respond (PrlSipAgent *agent, const PrlSipRespond *respond);
  * one chunked message (same txn, part > 1) go on the same dialog-less handle: same Call-ID
  * and From tag, next CSeq. The outcome always comes back through on_response. */
 void prl_sip_agent_send (PrlSipAgent *agent, const PrlSipMessage *msg);
+/* Watches @aor ("sip:user@host"): SUBSCRIBE "Event: reg" (Accept: application/reginfo+xml,
+ * Expires 3600) to it through the outbound proxy, on one nua handle per AoR that nua keeps
+ * refreshed. NOTIFYs are reported through on_reginfo. A refused or failed subscription is
+ * counted (subscribe_failed) and logged once per AoR at debug level; the AoR stays "watched"
+ * (no retry) until prl_sip_agent_unwatch(). Watching an AoR already watched does nothing. */
+void prl_sip_agent_watch (PrlSipAgent *agent, const char *aor);
+/* Ends the watch of @aor (unSUBSCRIBE, Expires 0); unknown AoRs are ignored. */
+void prl_sip_agent_unwatch (PrlSipAgent *agent, const char *aor);
 /* (transfer none) counters, valid until the agent is freed. */
 const PrlSipAgentStats *prl_sip_agent_stats (PrlSipAgent *agent);
 /* (transfer full) a{st} snapshot of the stats for status dumps. */

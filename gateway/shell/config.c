@@ -59,6 +59,7 @@ static const KeySpec schema[] = {
   { "sip", "udp_retention_ms", T_UINT, "4000", 500, 32000, NULL },
   { "sip", "dedupe_size", T_UINT, "65536", 16, 16777216, NULL },
   { "sip", "domains", T_LIST, "", 0, 0, NULL },
+  { "sip", "reg_event", T_BOOL, "true", 0, 0, NULL },
 
   { "mapping", "mode", T_ENUM, "direct", 0, 0, "direct;escaped" },
   { "mapping", "sip_domain", T_STRING, "", 0, 0, NULL },
@@ -379,6 +380,7 @@ load_sip (Loader *l, PrlConfig *c)
   s->user_agent = get_string (l, "sip", "user_agent");
   s->udp_retention_ms = get_uint (l, "sip", "udp_retention_ms");
   s->dedupe_size = get_uint (l, "sip", "dedupe_size");
+  c->core.reg_event = get_bool (l, "sip", "reg_event");
   c->core.sip_domains = get_list (l, "sip", "domains");
   for (guint i = 0; c->core.sip_domains && c->core.sip_domains[i]; i++)
     if (!valid_domain (c->core.sip_domains[i]))

@@ -304,6 +304,12 @@ execute (PrlDaemon *self, const PrlAction *a)
   case PRL_ACTION_STORE_EXPIRE:
     execute_store (self, a);
     break;
+  case PRL_ACTION_SIP_WATCH:
+    prl_sip_agent_watch (self->sip, a->aor);
+    break;
+  case PRL_ACTION_SIP_UNWATCH:
+    prl_sip_agent_unwatch (self->sip, a->aor);
+    break;
   }
 }
 
@@ -385,6 +391,19 @@ on_sip_register (PrlSipAgent *agent, const char *aor, const char *contact, guint
   dispatch (user_data, &ev);
 }
 
+/* A reg-event NOTIFY (RFC 3680) about a watched AoR: the same online signal as a REGISTER
+ * (an active contact = expires > 0, none = expires 0). */
+static void
+on_sip_reginfo (PrlSipAgent *agent, const char *aor, gboolean active, const char *contact,
+                gpointer user_data)
+{
+  PrlEvent ev = { .kind = PRL_EVENT_SIP_REGISTER, .now_us = now_us () };
+  ev.reg.aor = (char *)aor;
+  ev.reg.contact = (char *)contact;
+  ev.reg.expires = active ? 3600 : 0;
+  dispatch (user_data, &ev);
+}
+
 static void
 on_xmpp_presence (PrlXmppLink *link, const char *from, const char *to, gboolean available,
                   gpointer user_data)
@@ -409,7 +428,7 @@ prl_daemon_new (PrlConfig *config, GError **error)
 {
   static const PrlSipAgentCallbacks sip_cb
       = { .on_message = on_sip_message, .on_response = on_sip_response,
-          .on_register = on_sip_register };
+          .on_register = on_sip_register, .on_reginfo = on_sip_reginfo };
   static const PrlXmppLinkCallbacks xmpp_cb
       = { .on_message = on_xmpp_message, .on_state = on_xmpp_state,
           .on_presence = on_xmpp_presence };
@@ -665,6 +684,7 @@ prl_daemon_reload (PrlDaemon *self, PrlDaemonReload *out, GError **error)
   core.flush_lease_ms = run->flush_lease_ms;
   core.flush_recheck_s = run->flush_recheck_s;
   core.expire_interval_s = run->expire_interval_s;
+  core.reg_event = run->reg_event; /* [sip] reg_event: restart only */
   fresh->core = self->config->core;
   self->config->core = core;
   prl_core_set_config (self->core, &self->config->core);

@@ -440,6 +440,7 @@ transports = udp;tcp
 outbound_proxy = sip:127.0.0.1:{kam_port}{proxy_params}
 udp_retention_ms = 2000
 domains =
+reg_event = {reg_event}
 
 [mapping]
 mode = {mode}
@@ -665,7 +666,9 @@ class Stack:
         log("redis up on %d (AOF in %s)" % (self.redis_port, d))
 
     # ---------------------------------------------------------------- Kamailio
-    def start_kamailio(self, fr_timer_ms=3000, port=None):
+    def start_kamailio(self, fr_timer_ms=3000, port=None, env_over=None):
+        """env_over: extra KAM_* parameters of examples/kamailio.cfg, e.g.
+        {"KAM_REPLICATE_REGISTER": "0"}."""
         need("kamailio")
         self.kam_port = port or free_port()
         if self.parley_port is None:
@@ -676,7 +679,9 @@ class Stack:
         env.update(KAM_LISTEN_IP="127.0.0.1", KAM_SIP_PORT=str(self.kam_port),
                    KAM_SIP_DOMAINS=SIP_DOMAIN, KAM_GW_DOMAINS="%s;%s" % (XMPP_DOMAIN, ESC_SIP_DOMAIN),
                    KAM_PARLEY_URI="sip:127.0.0.1:%d" % self.parley_port,
-                   KAM_FR_TIMER=str(fr_timer_ms))
+                   KAM_FR_TIMER=str(fr_timer_ms),
+                   KAM_SELF_URI="sip:127.0.0.1:%d" % self.kam_port, KAM_REGINFO_DOMAIN=SIP_DOMAIN)
+        env.update(env_over or {})
         cfg = os.path.join(EXAMPLES, "kamailio.cfg")
         r = subprocess.run(["kamailio", "-c", "-f", cfg], env=env, capture_output=True, timeout=30)
         if r.returncode != 0:
@@ -726,7 +731,8 @@ class Stack:
                       admin_socket=self.admin_socket, admin_extra="",
                       offline_store="none", redis_port=getattr(self, "redis_port", None) or 6379,
                       instance="it-%d" % os.getpid(), expiry_s=604800, quota_count=1000,
-                      expire_interval_s=60, lease_ms=30000, stored_notice="", bounce_window_ms=200)
+                      expire_interval_s=60, lease_ms=30000, stored_notice="", bounce_window_ms=200,
+                      reg_event="true")
         values.update(over)
         path = os.path.join(self.dir, "parley-%s.conf" % (_name or mode))
         with open(path, "w") as f:
