@@ -1,0 +1,553 @@
+#!/usr/bin/python3
+"""Parley beside Kamailio's SIP<->XMPP gateway (xmpp module + msilo), in one run.
+
+Started by bench/run (which installs, builds and then runs this). See bench/README.md.
+Options: --quick (1 repetition, fewer steps, N=2000 offline), --reps N, --out FILE.json,
+--parleyd PATH, --only SCENARIO[,SCENARIO] (ceil, s2x, x2s, offline).
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib as B  # noqa: E402
+from benchlib import log, SIP_DOMAIN, XMPP_DOMAIN, KX_COMPONENT  # noqa: E402
+
+USERS = ["u%d" % i for i in range(50)]       # XMPP -> SIP destinations (one sipp UAS)
+DRAIN_S = 2.0                                # a step passes if all arrived this soon after its end
+SETTLE_MAX_S = 10.0                          # then wait at most this long for stragglers
+FLUSH_STALL_S = 15.0                         # offline flush: give up after this long without progress
+FLUSH_CAP_S = 60.0                           # ... or after this long in all
+
+
+class Bench:
+    def __init__(self, args):
+        self.a = args
+        self.quick = args.quick
+        self.reps = 1 if args.quick else args.reps
+        self.step_s = 2.0 if args.quick else 3.0
+        self.offline_n = 2000 if args.quick else 10000
+        self.results = dict(meta={}, ceilings={}, runs=[])
+        self.best = {}            # (scenario, system) -> highest passing rate so far
+
+    # ------------------------------------------------------------------ setup
+    def setup(self):
+        st = self.st = B.BenchStack("bench")
+        st.start_redis()
+        st.start_xmpp(users=(B.RECEIVER, B.SENDER, "juliet2", "romeo2"))
+        st.start_sip_domain()
+        st.start_msilo()
+        st.start_kx(st.msilo_port)
+        st.start_parley(self.a.parleyd, sip_window=1, bounce_window_ms=200)
+        self.rx = B.RawClient(st, B.RECEIVER)
+        self.tx = B.RawClient(st, B.SENDER)
+        self.uas = B.SippUas(st, "page")
+        B.sipp_register(st, USERS, st.kam_port, self.uas.port)       # Parley's SIP domain
+        B.sipp_register(st, USERS, st.msilo_port, self.uas.port)     # the reference's
+        self.systems = {
+            "parley": dict(sip_port=st.parley_port, sip_from="alice@%s" % SIP_DOMAIN,
+                           xmpp_dom=SIP_DOMAIN, registrar=st.kam_port,
+                           roots=lambda: [st.parley.pid]),
+            "kamailio": dict(sip_port=st.kx_port, sip_from="alice@%s" % SIP_DOMAIN,
+                             xmpp_dom=KX_COMPONENT, registrar=st.msilo_port,
+                             roots=lambda: [st.kx.pid]),
+        }
+        self.verify()
+
+    def verify(self):
+        """Both gateways relay both ways (5 messages each), or the benchmark stops here."""
+        for name, s in self.systems.items():
+            self.rx.reset()
+            r = B.sipp_uac(self.st, s["sip_port"], "%s@%s" % (B.RECEIVER, XMPP_DOMAIN),
+                           s["sip_from"], 20, 5, timeout_s=10)
+            got = self._wait_rx(5, 5.0)
+            c0 = self.uas.calls()[0]
+            self.tx.reset()
+            self.tx.send(["%s@%s" % (u, s["xmpp_dom"]) for u in USERS[:5]], 20, 5)
+            self.tx.wait_sent(10)
+            got2 = self._wait_uas(c0 + 5, 6.0) - c0
+            ok = r["ok"] == 5 and got == 5 and got2 == 5 and self.tx.stats()["errors"] == 0
+            log("verify %s: SIP->XMPP %d/5 delivered (sipp %s), XMPP->SIP %d/5" % (name, got, r, got2))
+            if not ok:
+                raise RuntimeError("%s does not relay both ways (SIP->XMPP %d/5, XMPP->SIP %d/5): "
+                                   "benchmark stopped, logs in %s" % (name, got, got2, self.st.dir))
+        self.results["meta"]["verified_both_ways"] = True
+
+    # ------------------------------------------------------------------ waits
+    def _wait_rx(self, want, deadline_s, client=None):
+        client = client or self.rx
+        t_end = time.monotonic() + deadline_s
+        n = 0
+        while time.monotonic() < t_end:
+            n = client.stats()["unique"]
+            if n >= want:
+                break
+            time.sleep(0.1)
+        return n
+
+    def _wait_uas(self, want, deadline_s):
+        t_end = time.monotonic() + deadline_s
+        n = 0
+        while time.monotonic() < t_end:
+            n = self.uas.calls()[0]
+            if n >= want:
+                break
+            time.sleep(0.25)
+        return n
+
+    def _settle(self, count_fn, want):
+        """Wait until count_fn() >= want or it stops moving (SETTLE_MAX_S at most)."""
+        t_end = time.monotonic() + SETTLE_MAX_S
+        last, still = -1, time.monotonic()
+        n = count_fn()
+        while time.monotonic() < t_end and n < want:
+            if n != last:
+                last, still = n, time.monotonic()
+            elif time.monotonic() - still > 2.5:
+                break
+            time.sleep(0.25)
+            n = count_fn()
+        return n
+
+    # ------------------------------------------------------------------ ladders
+    def ladder(self, key):
+        full = [500, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 10000, 12000, 14000,
+                16000, 18000, 20000, 24000, 28000]
+        if key == "c2c":
+            full = full + [32000, 36000]
+        if self.quick:
+            full = full[::2]
+        return full
+
+    def climb(self, scenario, system, step_fn):
+        """Step up the ladder until a step fails; returns (highest passing rate, [steps])."""
+        ladder = self.ladder(scenario)
+        start = 0
+        prev = self.best.get((scenario, system))
+        if prev is not None and prev in ladder:       # later repetitions: start 2 steps below
+            start = max(0, ladder.index(prev) - 2)
+        steps, best = [], (ladder[start - 1] if start > 0 else 0)
+        for rate in ladder[start:]:
+            res = step_fn(rate)
+            steps.append(res)
+            log("  %s %s %6d/s: %s" % (scenario, system, rate,
+                                       "PASS" if res["pass"] else "FAIL " + res["why"]))
+            if not res["pass"]:
+                break
+            best = rate
+        self.best[(scenario, system)] = best
+        return best, steps
+
+    # ------------------------------------------------------------------ SIP -> XMPP
+    def s2x_step(self, s, rate, duration=None):
+        n = int(rate * (duration or self.step_s))
+        self.rx.reset()
+        r = B.sipp_uac(self.st, s["sip_port"], "%s@%s" % (B.RECEIVER, XMPP_DOMAIN), s["sip_from"],
+                       rate, n, timeout_s=20)
+        on_time = self._wait_rx(n, DRAIN_S)
+        final = self._settle(lambda: self.rx.stats()["unique"], n) if on_time < n else on_time
+        st = self.rx.stats()
+        why = []
+        if on_time < n:
+            why.append("%d/%d delivered in time (%d in the end)" % (on_time, n, final))
+        if r["retrans"]:
+            why.append("%d SIP retransmissions" % r["retrans"])
+        if r["failed"] or r["ok"] < n:
+            why.append("%d failed calls, %d ok" % (r["failed"], r["ok"]))
+        achieved = n / r["elapsed"] if r["elapsed"] else None
+        return dict(rate=rate, sent=n, delivered=on_time, delivered_final=final, sipp=r,
+                    achieved=round(achieved or 0, 1), lat_ms=st["lat_ms"],
+                    **{"pass": not why, "why": "; ".join(why)})
+
+    def run_s2x(self, rep, system):
+        s = self.systems[system]
+        with B.Meter(s["roots"]()) as m_all:
+            best, steps = self.climb("s2x", system, lambda rate: self.s2x_step(s, rate))
+            half = max(250, best // 2)
+            time.sleep(1.0)
+            with B.Meter(s["roots"]()) as m:
+                lat = self.s2x_step(s, half, duration=max(self.step_s, 3.0))
+        res = dict(scenario="s2x", system=system, rep=rep, max_rate=best, steps=steps,
+                   half_rate=half, latency=lat["lat_ms"], latency_run=lat,
+                   cpu_us_per_msg=round(m.cpu / max(1, lat["delivered_final"]) * 1e6, 2),
+                   meter_half=m.result(), meter_all=m_all.result())
+        log("s2x %s rep %d: max %d/s, at %d/s p50 %s ms p99 %s ms, %.1f us CPU/msg, peak %s MB"
+            % (system, rep, best, half, lat["lat_ms"]["p50"], lat["lat_ms"]["p99"],
+               res["cpu_us_per_msg"], m_all.result()["peak_pss_mb"]))
+        return res
+
+    # ------------------------------------------------------------------ XMPP -> SIP
+    def x2s_step(self, s, rate, duration=None):
+        n = int(rate * (duration or self.step_s))
+        c0 = self.uas.calls()[0]
+        self.tx.reset()
+        self.tx.send(["%s@%s" % (u, s["xmpp_dom"]) for u in USERS], rate, n)
+        sent = self.tx.wait_sent(duration or self.step_s + 30)
+        # the UAS's counters are written once a second: allow for that on top of DRAIN_S
+        on_time = self._wait_uas(c0 + n, DRAIN_S + 1.1) - c0
+        final = (self._settle(lambda: self.uas.calls()[0], c0 + n) - c0) if on_time < n else on_time
+        tst = self.tx.stats()
+        errors = tst["errors"]
+        why = []
+        if on_time < n:
+            why.append("%d/%d delivered in time (%d in the end)" % (on_time, n, final))
+        if errors:
+            why.append("%d XMPP errors %s" % (errors, tst.get("conditions")))
+        if sent and sent["elapsed"] > (duration or self.step_s) * 1.05 + 0.2:
+            why.append("sender fell behind (%.2f s)" % sent["elapsed"])
+        return dict(rate=rate, sent=n, delivered=on_time, delivered_final=final, errors=errors,
+                    conditions=tst.get("conditions"), sender=sent, **{"pass": not why, "why": "; ".join(why)})
+
+    def run_x2s(self, rep, system):
+        s = self.systems[system]
+        with B.Meter(s["roots"]()) as m_all:
+            best, steps = self.climb("x2s", system, lambda rate: self.x2s_step(s, rate))
+            half = max(250, best // 2)
+            time.sleep(1.0)
+            with B.Meter(s["roots"]()) as m:
+                run = self.x2s_step(s, half, duration=max(self.step_s, 3.0))
+        res = dict(scenario="x2s", system=system, rep=rep, max_rate=best, steps=steps,
+                   half_rate=half, half_run=run,
+                   cpu_us_per_msg=round(m.cpu / max(1, run["delivered_final"]) * 1e6, 2),
+                   meter_half=m.result(), meter_all=m_all.result())
+        log("x2s %s rep %d: max %d/s, %.1f us CPU/msg at %d/s, peak %s MB"
+            % (system, rep, best, res["cpu_us_per_msg"], half, m_all.result()["peak_pss_mb"]))
+        return res
+
+    # ------------------------------------------------------------------ offline
+    def _stored(self, system):
+        if system == "parley":
+            return self.st.parley_counters().get("offline_parked_xmpp", 0)
+        # only the bytes added since the last call (the log grows to hundreds of MB)
+        pos, n, tail = getattr(self, "_msilo_scan", (0, 0, b""))
+        with open(self.st.msilo.logfile, "rb") as f:
+            f.seek(pos)
+            data = tail + f.read()
+            pos = f.tell()
+        cut = data.rfind(b"\n") + 1
+        n += data[:cut].count(b" STORED callid=")
+        self._msilo_scan = (pos, n, data[cut:])
+        return n
+
+    def run_offline(self, rep, system):
+        s = self.systems[system]
+        n = self.offline_n
+        ghost = "ghost%d" % rep
+        rate = self.a.offline_rate
+        base = self._stored(system)
+        if system == "parley":
+            roots = [self.st.parley.pid, self.st.redis.pid]
+        else:
+            roots = [self.st.kx.pid, self.st.msilo.pid]
+        # park: N messages from XMPP to a SIP user who never registered
+        self.tx.reset()
+        with B.Meter(roots) as m_park:
+            t0 = time.monotonic()
+            self.tx.send(["%s@%s" % (ghost, s["xmpp_dom"])], rate, n)
+            sent = self.tx.wait_sent(n / rate + 30)
+            stored, t_last, last = base, time.monotonic(), -1
+            deadline = time.monotonic() + max(120.0, 3 * n / rate)
+            while time.monotonic() < deadline:
+                stored = self._stored(system)
+                if stored != last:
+                    last, t_last = stored, time.monotonic()
+                if stored - base >= n or time.monotonic() - t_last > 10:
+                    break
+                time.sleep(0.1)
+            t_park = t_last - t0
+        stored -= base
+        tst = self.tx.stats()
+        errors = tst["errors"]
+        # flush: REGISTER, then time until a UAS (sipp -m N: exits at the Nth) has them all
+        time.sleep(1.0)
+        fl = B.SippUas(self.st, "flush-%s-%d" % (system, rep), count=stored or 1)
+        with B.Meter(roots) as m_flush:
+            t1 = time.monotonic()
+            B.sipp_register(self.st, [ghost], s["registrar"], fl.port)
+            # until the UAS exits (all N), or no progress for FLUSH_STALL_S, or the cap
+            deadline = time.monotonic() + max(FLUSH_CAP_S, n / 100.0)
+            last, t_prog, t_poll = -1, time.monotonic(), 0.0
+            while time.monotonic() < deadline and fl.proc.poll() is None:
+                if time.monotonic() - t_poll > 0.5:
+                    t_poll = time.monotonic()
+                    got = fl.calls()[0]
+                    if got != last:
+                        last, t_prog = got, time.monotonic()
+                    elif time.monotonic() - t_prog > FLUSH_STALL_S:
+                        break
+                time.sleep(0.02)
+            done = fl.proc.poll() is not None
+            t_flush = (time.monotonic() if done else t_prog) - t1
+        time.sleep(1.1 if not done else 0)
+        got = stored if done else fl.calls()[0]
+        fl.stop()
+        res = dict(scenario="offline", system=system, rep=rep, n=n, send_rate=rate, sender=sent,
+                   stored=stored, xmpp_errors=errors, conditions=tst.get("conditions"), park_s=round(t_park, 3),
+                   park_rate=round(stored / t_park, 1) if t_park > 0 else None,
+                   flushed=got, flush_complete=done, flush_s=round(t_flush, 3),
+                   flush_rate=round(got / t_flush, 1) if t_flush > 0 else None,
+                   cpu_us_per_msg_park=round(m_park.cpu / max(1, stored) * 1e6, 2),
+                   cpu_us_per_msg_flush=round(m_flush.cpu / max(1, got) * 1e6, 2),
+                   meter_park=m_park.result(), meter_flush=m_flush.result())
+        log("offline %s rep %d: parked %d/%d in %.2f s (%s/s), %d errors; flushed %d in %.2f s (%s/s)"
+            % (system, rep, stored, n, t_park, res["park_rate"], errors, got, t_flush,
+               res["flush_rate"]))
+        time.sleep(1.0)
+        return res
+
+    # ------------------------------------------------------------------ tool ceilings
+    def ceilings(self):
+        st = self.st
+        # sipp UAC -> sipp UAS directly
+        direct = B.SippUas(st, "ceiling")
+        out = []
+        for rate in ([20000, 40000] if self.quick else [20000, 30000, 40000, 50000]):
+            n = int(rate * self.step_s)
+            c0 = direct.calls()[0]
+            r = B.sipp_uac(st, direct.port, "x@127.0.0.1", "alice@%s" % SIP_DOMAIN, rate, n,
+                           timeout_s=20)
+            ok = r["ok"] == n and not r["retrans"] and not r["failed"]
+            out.append(dict(rate=rate, achieved=round(n / r["elapsed"], 1), sipp=r, **{"pass": ok}))
+            log("  ceiling sipp->sipp %d/s: %s (achieved %.0f/s)" % (rate, "PASS" if ok else "FAIL",
+                                                                    n / r["elapsed"]))
+            if not ok:
+                break
+        direct.stop()
+        passing = [s["achieved"] for s in out if s["pass"]]
+        self.results["ceilings"]["sipp_to_sipp"] = dict(steps=out, max_rate=max(passing or [0]))
+        # XMPP client -> client through Prosody: the raw clients' (and Prosody's) ceiling
+        rx2 = B.RawClient(st, "juliet2")
+        tx2 = B.RawClient(st, "romeo2")
+        out = []
+        with B.Meter([st.xmpp.pid]) as m:
+            for rate in self.ladder("c2c"):
+                n = int(rate * self.step_s)
+                rx2.reset()
+                tx2.send(["juliet2@%s" % XMPP_DOMAIN], rate, n, prefix="C")
+                sent = tx2.wait_sent(self.step_s + 30)
+                got = self._wait_rx(n, DRAIN_S, client=rx2)
+                behind = sent["elapsed"] > self.step_s * 1.05 + 0.2
+                ok = got == n and not behind
+                lat = rx2.stats()["lat_ms"]
+                out.append(dict(rate=rate, delivered=got, sender=sent, lat_ms=lat, **{"pass": ok}))
+                log("  ceiling xmpp c2c %d/s: %s (%d/%d, sender %.2f s, p50 %s ms)"
+                    % (rate, "PASS" if ok else "FAIL", got, n, sent["elapsed"], lat["p50"]))
+                if not ok:
+                    self._settle(lambda: rx2.stats()["unique"], n)
+                    break
+        passing = [s["rate"] for s in out if s["pass"]]
+        self.results["ceilings"]["xmpp_c2c"] = dict(steps=out, max_rate=max(passing or [0]),
+                                                    prosody=m.result())
+        rx2.stop()
+        tx2.stop()
+
+    # ------------------------------------------------------------------ main
+    def run(self):
+        only = set(self.a.only.split(",")) if self.a.only else {"ceil", "s2x", "x2s", "offline"}
+        t0 = time.monotonic()
+        self.results["meta"].update(
+            date=datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), quick=self.quick,
+            reps=self.reps, step_s=self.step_s, drain_s=DRAIN_S, offline_n=self.offline_n,
+            offline_send_rate=self.a.offline_rate, host=platform.node(),
+            machine="%d vCPU, %s, %s" % (os.cpu_count(), _os_name(), platform.machine()),
+            versions=_versions(self.a.parleyd))
+        try:
+            self.setup()
+            if "ceil" in only:
+                log("== tool ceilings")
+                self.ceilings()
+            for rep in range(1, self.reps + 1):
+                for sc, fn in (("s2x", self.run_s2x), ("x2s", self.run_x2s),
+                               ("offline", self.run_offline)):
+                    if sc not in only:
+                        continue
+                    for system in ("parley", "kamailio"):
+                        log("== rep %d/%d %s %s" % (rep, self.reps, sc, system))
+                        self.results["runs"].append(fn(rep, system))
+            self.results["meta"]["parleyd_alive_at_end"] = self.st.parley_alive()
+            self.results["meta"]["kx_alive_at_end"] = self.st.kx.poll() is None
+        finally:
+            self.results["meta"]["wall_s"] = round(time.monotonic() - t0, 1)
+            B.stop_raw_clients(self.st) if hasattr(self, "st") else None
+            if hasattr(self, "st"):
+                self.st.stop_all()
+        return self.results
+
+
+# ----------------------------------------------------------------------------- report
+
+def _os_name():
+    try:
+        for line in open("/etc/os-release"):
+            if line.startswith("PRETTY_NAME="):
+                return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return platform.system()
+
+
+def _versions(parleyd):
+    def first(argv):
+        try:
+            r = subprocess.run(argv, capture_output=True, timeout=10)
+            return (r.stdout + r.stderr).decode().strip().splitlines()[0]
+        except Exception:
+            return None
+    def deb(p):
+        try:
+            return subprocess.run(["dpkg-query", "-W", "-f=${Version}", p], capture_output=True,
+                                  timeout=10).stdout.decode() or None
+        except Exception:
+            return None
+    return dict(parleyd=first([parleyd, "--version"]), kamailio=deb("kamailio"),
+                prosody=deb("prosody"), redis=deb("redis-server"), sipp=first(["sipp", "-v"]))
+
+
+def summarise(results):
+    """{row: {parley: [..], kamailio: [..]}} of the headline figures per repetition."""
+    rows = {}
+
+    def add(row, system, v):
+        if v is not None:
+            rows.setdefault(row, {}).setdefault(system, []).append(v)
+    for r in results["runs"]:
+        sysn = r["system"]
+        if r["scenario"] == "s2x":
+            add("s2x_max_rate", sysn, r["max_rate"])
+            add("s2x_p50_ms", sysn, r["latency"]["p50"])
+            add("s2x_p99_ms", sysn, r["latency"]["p99"])
+            add("s2x_cpu_us", sysn, r["cpu_us_per_msg"])
+            add("s2x_peak_mb", sysn, r["meter_all"]["peak_pss_mb"])
+        elif r["scenario"] == "x2s":
+            add("x2s_max_rate", sysn, r["max_rate"])
+            add("x2s_cpu_us", sysn, r["cpu_us_per_msg"])
+            add("x2s_peak_mb", sysn, r["meter_all"]["peak_pss_mb"])
+        elif r["scenario"] == "offline":
+            add("off_park_rate", sysn, r["park_rate"])
+            add("off_flush_rate", sysn, r["flush_rate"])
+            add("off_park_cpu_us", sysn, r["cpu_us_per_msg_park"])
+            add("off_flush_cpu_us", sysn, r["cpu_us_per_msg_flush"])
+            add("off_peak_mb", sysn, max(r["meter_park"]["peak_pss_mb"],
+                                         r["meter_flush"]["peak_pss_mb"]))
+            add("off_lost", sysn, r["n"] - r["flushed"])
+    out = {}
+    for row, d in rows.items():
+        out[row] = {}
+        for sysn, vals in d.items():
+            out[row][sysn] = dict(median=statistics.median(vals), min=min(vals), max=max(vals),
+                                  values=vals)
+        p, k = out[row].get("parley"), out[row].get("kamailio")
+        out[row]["ratio"] = (round(p["median"] / k["median"], 2)
+                             if p and k and k["median"] else None)
+    return out
+
+
+def _fmt(d):
+    if not d:
+        return "-"
+    def f(v):
+        return ("%.0f" % v) if abs(v) >= 100 else ("%.2f" % v if abs(v) < 10 else "%.1f" % v)
+    if d["min"] == d["max"]:
+        return f(d["median"])
+    return "%s [%s-%s]" % (f(d["median"]), f(d["min"]), f(d["max"]))
+
+
+ROWS = [
+    ("s2x_max_rate", "SIP->XMPP max rate, msg/s", "s2x_cpu_us", "s2x_peak_mb", "ceil_s2x"),
+    ("s2x_p50_ms", "SIP->XMPP p50 at half max, ms", None, None, "ceil_lat"),
+    ("s2x_p99_ms", "SIP->XMPP p99 at half max, ms", None, None, None),
+    ("x2s_max_rate", "XMPP->SIP max rate, msg/s", "x2s_cpu_us", "x2s_peak_mb", "ceil_x2s"),
+    ("off_park_rate", "offline park N, msg/s", "off_park_cpu_us", "off_peak_mb", None),
+    ("off_flush_rate", "offline flush N on REGISTER, msg/s", "off_flush_cpu_us", None, None),
+    ("off_lost", "offline: messages not delivered", None, None, None),
+]
+
+
+def table(results, summary):
+    c = results["ceilings"]
+    sipp_c = c.get("sipp_to_sipp", {}).get("max_rate")
+    xmpp_c = c.get("xmpp_c2c", {}).get("max_rate")
+    # the highest c2c step whose p50 stayed under 10 ms: above it Prosody queues
+    flat = [s["rate"] for s in c.get("xmpp_c2c", {}).get("steps", [])
+            if s["pass"] and s["lat_ms"]["p50"] is not None and s["lat_ms"]["p50"] < 10]
+    xmpp_c = "%s (%s unqueued)" % (_n(xmpp_c), _n(max(flat or [0])))
+    ceil = {"ceil_s2x": "sipp %s; c2c %s" % (_n(sipp_c), xmpp_c),
+            "ceil_x2s": "c2c %s; sipp %s" % (xmpp_c, _n(sipp_c)),
+            "ceil_lat": "c2c p50 %s" % _c2c_p50(c)}
+    head = ("scenario", "Parley", "Kamailio xmpp+msilo", "ratio P/K", "tool ceiling",
+            "CPU us/msg P / K", "peak MB P / K")
+    lines = []
+    for key, label, cpu, mem, ce in ROWS:
+        s = summary.get(key)
+        if not s:
+            continue
+        cpu_s = summary.get(cpu) if cpu else None
+        mem_s = summary.get(mem) if mem else None
+        lines.append((label, _fmt(s.get("parley")), _fmt(s.get("kamailio")),
+                      "-" if s.get("ratio") is None else "%.2f" % s["ratio"],
+                      ceil.get(ce, "") if ce else "",
+                      ("%s / %s" % (_fmt(cpu_s.get("parley")), _fmt(cpu_s.get("kamailio"))))
+                      if cpu_s else "",
+                      ("%s / %s" % (_fmt(mem_s.get("parley")), _fmt(mem_s.get("kamailio"))))
+                      if mem_s else ""))
+    widths = [max(len(r[i]) for r in [head] + lines) for i in range(len(head))]
+    def row(r):
+        return "| " + " | ".join(x.ljust(w) for x, w in zip(r, widths)) + " |"
+    out = [row(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out += [row(r) for r in lines]
+    return "\n".join(out)
+
+
+def _n(v):
+    return "-" if not v else "%.0f" % v
+
+
+def _c2c_p50(c):
+    steps = c.get("xmpp_c2c", {}).get("steps", [])
+    ok = [s for s in steps if s["pass"]]
+    if not ok:
+        return "-"
+    mx = ok[-1]["rate"]
+    near = min(ok, key=lambda s: abs(s["rate"] - mx / 2))
+    return "%s ms @%d/s" % (near["lat_ms"]["p50"], near["rate"])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--only", default="")
+    ap.add_argument("--offline-rate", type=int, default=5000)
+    ap.add_argument("--parleyd", default=os.path.join(B.ROOT, "build-bench", "parleyd"))
+    ap.add_argument("--out", default=os.path.join(B.BENCH, "RESULTS.json"))
+    ap.add_argument("--report", metavar="JSON", help="only print the table of an earlier run")
+    args = ap.parse_args()
+    if args.report:
+        with open(args.report) as f:
+            results = json.load(f)
+        results["summary"] = summarise(results)
+        print(table(results, results["summary"]))
+        return 0
+    bench = Bench(args)
+    results = bench.run()
+    summary = results["summary"] = summarise(results)
+    tab = results["table"] = table(results, summary)
+    with open(args.out, "w") as f:
+        json.dump(results, f, indent=1, sort_keys=True)
+    m = results["meta"]
+    print("\nParley vs Kamailio xmpp module + msilo, %s, %s, %d repetition(s), %.0f s"
+          % (m["date"], m["machine"], m["reps"], m["wall_s"]))
+    print(tab)
+    print("ratio = Parley median / Kamailio median (rates: higher is better for Parley; "
+          "latency, CPU: lower). Raw figures: %s" % args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,425 @@
+"""Pieces of the Parley benchmark (bench/run): the stack on loopback, load tools, resource meters.
+
+Reuses tests/integration/harness.py (imported, unchanged) for process handling, free ports,
+Prosody and Redis; everything the benchmark needs beyond it lives here.
+"""
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(BENCH)
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+import harness  # noqa: E402
+from harness import Proc, free_port, wait_port, log, XMPP_DOMAIN, SIP_DOMAIN, SECRET  # noqa: E402
+
+PY = "/usr/bin/python3"
+KX_COMPONENT = "kx.xmpp.test"            # the reference gateway's component domain
+SHIM = os.path.join(BENCH, "shim", "expat-sentinel.so")
+SIPP_DIR = os.path.join(BENCH, "sipp")
+KAM_SHM_MB = 2048                        # PEERS.md §5: Kamailio under MESSAGE load
+
+RECEIVER, SENDER = "juliet", "romeo"     # XMPP users of the benchmark
+SIPP_COMMON = ["-nostdin", "-buff_size", "4194304"]
+
+
+# ----------------------------------------------------------------------------- stack
+
+class BenchStack(harness.Stack):
+    """harness.Stack plus the reference gateway's component domain in Prosody."""
+
+    def _prosody_env(self):
+        env = super()._prosody_env()
+        env["PARLEY_COMPONENTS"] = "%s;%s" % (SIP_DOMAIN, KX_COMPONENT)
+        env["PROSODY_LOGLEVEL"] = os.environ.get("BENCH_PROSODY_LOGLEVEL", "warn")
+        return env
+
+    # ------------------------------------------------------------ Kamailio (SIP domain)
+    def start_sip_domain(self):
+        """examples/kamailio.cfg unchanged (Parley's SIP domain proxy), with -m KAM_SHM_MB."""
+        self.kam_port = free_port()
+        if self.parley_port is None:
+            self.parley_port = free_port()
+        run = os.path.join(self.dir, "kamailio")
+        os.makedirs(run, exist_ok=True)
+        env = dict(os.environ, KAM_LISTEN_IP="127.0.0.1", KAM_SIP_PORT=str(self.kam_port),
+                   KAM_SIP_DOMAINS=SIP_DOMAIN, KAM_GW_DOMAINS=XMPP_DOMAIN,
+                   KAM_PARLEY_URI="sip:127.0.0.1:%d" % self.parley_port, KAM_FR_TIMER="3000")
+        self.kam = _kamailio("kamailio-sip", os.path.join(ROOT, "examples", "kamailio.cfg"), run,
+                             env, os.path.join(self.dir, "kamailio.log"))
+        wait_port(self.kam_port, 10, self.kam)
+        log("SIP-domain kamailio (examples/kamailio.cfg) on %d" % self.kam_port)
+
+    # ------------------------------------------------------------ msilo registrar (reference)
+    def start_msilo(self):
+        self.msilo_port = free_port()
+        run = os.path.join(self.dir, "kamailio-msilo")
+        os.makedirs(run, exist_ok=True)
+        db = os.path.join(run, "msilo.db")
+        sql = "".join(open("/usr/share/kamailio/db_sqlite/%s-create.sql" % t).read()
+                      for t in ("standard", "msilo"))
+        subprocess.run(["sqlite3", db], input=sql.encode(), check=True, timeout=30)
+        self.msilo_db = db
+        env = dict(os.environ, KM_LISTEN_IP="127.0.0.1", KM_SIP_PORT=str(self.msilo_port),
+                   KM_SIP_DOMAINS=SIP_DOMAIN, KM_DB_URL="sqlite:///" + db,
+                   KM_SELF="sip:127.0.0.1:%d" % self.msilo_port)
+        self.msilo = _kamailio("kamailio-msilo", os.path.join(BENCH, "kamailio-msilo.cfg"), run,
+                               env, os.path.join(self.dir, "kamailio-msilo.log"))
+        self._extra.append(self.msilo)
+        _wait_udp_log(self.msilo)
+        log("msilo kamailio (db_sqlite %s) on %d" % (db, self.msilo_port))
+
+    # ------------------------------------------------------------ reference gateway
+    def start_kx(self, outbound_port):
+        self.kx_port = free_port()
+        run = os.path.join(self.dir, "kamailio-kx")
+        os.makedirs(run, exist_ok=True)
+        env = dict(os.environ, KX_LISTEN_IP="127.0.0.1", KX_SIP_PORT=str(self.kx_port),
+                   KX_COMPONENT=KX_COMPONENT, KX_XMPP_PORT=str(self.component_port),
+                   KX_SECRET=SECRET, KX_OUTBOUND="sip:127.0.0.1:%d" % outbound_port,
+                   KX_GWMAP="%s=%s" % (SIP_DOMAIN, KX_COMPONENT), LD_PRELOAD=SHIM)
+        self.kx = _kamailio("kamailio-kx", os.path.join(BENCH, "kamailio-xmpp.cfg"), run, env,
+                            os.path.join(self.dir, "kamailio-kx.log"))
+        self._extra.append(self.kx)
+        _wait_udp_log(self.kx)
+        log("reference gateway (kamailio xmpp module + shim) on SIP %d, component %s"
+            % (self.kx_port, KX_COMPONENT))
+
+    # ------------------------------------------------------------ parleyd
+    def start_parley(self, parleyd, **over):
+        if self.parley_port is None:
+            self.parley_port = free_port()
+        values = dict(component_port=self.component_port, secret=SECRET,
+                      sip_port=self.parley_port, kam_port=self.kam_port,
+                      redis_port=self.redis_port, admin=self.admin_socket,
+                      quota_count=over.get("quota_count", 20000),
+                      sip_window=over.get("sip_window", 1),
+                      bounce_window_ms=over.get("bounce_window_ms", 200))
+        cfg = os.path.join(self.dir, "parley-bench.conf")
+        with open(cfg, "w") as f:
+            f.write(PARLEY_CONF.format(**values))
+        r = subprocess.run([parleyd, "--check-config", "--config", cfg], capture_output=True,
+                           timeout=20)
+        if r.returncode:
+            raise RuntimeError("parleyd --check-config: %s" % (r.stdout + r.stderr).decode())
+        env = dict(os.environ)
+        env.pop("G_MESSAGES_DEBUG", None)
+        self.parley = Proc("parleyd", [parleyd, "--config", cfg],
+                           os.path.join(self.dir, "parleyd.log"), env=env, cwd=self.dir)
+        self.parley.wait_log("SIP listening on", 10)
+        self.parley.wait_log("XMPP component online", 10)
+        self.parley_conf = values
+        log("parleyd up on SIP %d (%s)" % (self.parley_port, parleyd))
+
+
+# Product defaults except: addresses, offline quota_count (a 10 000-message offline scenario
+# needs more than the default 1 000 per recipient) and the keys the benchmark reports.
+PARLEY_CONF = """\
+# written by bench/benchlib.py
+[xmpp]
+host = 127.0.0.1
+port = {component_port}
+component = sip.test
+secret = {secret}
+
+[sip]
+bind = 127.0.0.1
+port = {sip_port}
+transports = udp;tcp
+outbound_proxy = sip:127.0.0.1:{kam_port}
+
+[mapping]
+mode = direct
+
+[core]
+bounce_window_ms = {bounce_window_ms}
+sip_window = {sip_window}
+
+[offline]
+store = redis
+redis_host = 127.0.0.1
+redis_port = {redis_port}
+quota_count = {quota_count}
+quota_bytes = 0
+
+[admin]
+socket = {admin}
+"""
+
+
+def _kamailio(name, cfg, run, env, logfile):
+    r = subprocess.run(["kamailio", "-c", "-f", cfg], env={k: v for k, v in env.items()
+                                                            if k != "LD_PRELOAD"},
+                       capture_output=True, timeout=30)
+    if r.returncode:
+        raise RuntimeError("kamailio -c %s: %s" % (cfg, r.stderr.decode()[-2000:]))
+    return Proc(name, ["kamailio", "-f", cfg, "-m", str(KAM_SHM_MB), "-M", "16", "-DD", "-E",
+                       "-Y", run, "-P", os.path.join(run, "kamailio.pid"), "-w", run],
+                logfile, env=env, cwd=run)
+
+
+def _wait_udp_log(proc, timeout=15):
+    """UDP-only Kamailio: ready once its children are forked (pid tree has >2 processes)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("%s exited: %s" % (proc.name, proc.tail()))
+        if len(harness._pids_in_tree(proc.pid)) >= 3:
+            time.sleep(0.5)
+            return
+        time.sleep(0.1)
+    raise RuntimeError("%s not ready: %s" % (proc.name, proc.tail()))
+
+
+# ----------------------------------------------------------------------------- XMPP client
+
+class RawClient:
+    """bench/xmppraw.py in a subprocess (JSON lines in and out)."""
+
+    def __init__(self, stack, user, resource="bench"):
+        self.jid = "%s@%s/%s" % (user, XMPP_DOMAIN, resource)
+        errlog = open(os.path.join(stack.dir, "xmppraw-%s-%s.log" % (user, resource)), "ab")
+        self.p = subprocess.Popen([PY, os.path.join(BENCH, "xmppraw.py"), self.jid,
+                                   harness.password_for(user), "127.0.0.1", str(stack.c2s_port)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errlog,
+                                  start_new_session=True)
+        self.pid = self.p.pid
+        self.events = queue.Queue()
+        threading.Thread(target=self._reader, daemon=True).start()
+        stack._raw = getattr(stack, "_raw", []) + [self]
+        ev = self.wait("online", 10)
+        if ev is None:
+            raise RuntimeError("raw XMPP client %s did not come online" % self.jid)
+        time.sleep(0.3)
+
+    def _reader(self):
+        for line in self.p.stdout:
+            try:
+                self.events.put(json.loads(line))
+            except ValueError:
+                pass
+        self.events.put({"event": "closed"})
+
+    def wait(self, event, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            try:
+                ev = self.events.get(timeout=left)
+            except queue.Empty:
+                return None
+            if ev.get("event") == event:
+                return ev
+            if ev.get("event") in ("failed", "closed"):
+                raise RuntimeError("raw XMPP client %s: %s" % (self.jid, ev))
+
+    def cmd(self, op, **kw):
+        self.p.stdin.write((json.dumps(dict(op=op, **kw)) + "\n").encode())
+        self.p.stdin.flush()
+
+    def reset(self):
+        self.cmd("reset")
+        self.wait("reset", 5)
+
+    def stats(self):
+        self.cmd("stats")
+        return self.wait("stats", 5)
+
+    def send(self, to, rate, count, prefix="X"):
+        """Start sending; returns at once (wait_sent() for the end)."""
+        self.cmd("send", to=list(to), rate=rate, count=count, prefix=prefix)
+
+    def wait_sent(self, timeout):
+        return self.wait("sent", timeout)
+
+    def stop(self):
+        if self.p.poll() is None:
+            try:
+                self.cmd("quit")
+                self.p.wait(3)
+            except (OSError, subprocess.TimeoutExpired):
+                os.killpg(self.pid, signal.SIGKILL)
+                self.p.wait(5)
+
+
+def stop_raw_clients(stack):
+    for c in getattr(stack, "_raw", []):
+        try:
+            c.stop()
+        except Exception as e:
+            log("teardown raw client: %s" % e)
+
+
+# ----------------------------------------------------------------------------- sipp
+
+def read_stat(path):
+    """Last line of a sipp -trace_stat CSV as {column: value} (numbers where possible)."""
+    try:
+        with open(path) as f:
+            lines = [l for l in f.read().splitlines() if l.strip()]
+    except FileNotFoundError:
+        return {}
+    if len(lines) < 2:
+        return {}
+    head = lines[0].split(";")
+    out = {}
+    for k, v in zip(head, lines[-1].split(";")):
+        try:
+            out[k] = float(v) if "." in v else int(v)
+        except ValueError:
+            out[k] = v
+    return out
+
+
+def sipp_register(stack, users, registrar_port, contact_port, expires=3600):
+    """REGISTER users@sip.test at registrar_port, Contact on contact_port (one sipp run)."""
+    inf = os.path.join(stack.dir, "users-%d.csv" % contact_port)
+    with open(inf, "w") as f:
+        f.write("SEQUENTIAL\n" + "".join("%s;\n" % u for u in users))
+    r = subprocess.run(["sipp", "-sf", os.path.join(SIPP_DIR, "register_inf.xml"), "-inf", inf,
+                        "-key", "domain", SIP_DOMAIN, "-key", "cport", str(contact_port),
+                        "-key", "expires", str(expires), "-i", "127.0.0.1", "-p",
+                        str(free_port()), "-m", str(len(users)), "-r", "200", "-timeout", "20s",
+                        "-timeout_error"] + SIPP_COMMON + ["127.0.0.1:%d" % registrar_port],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=60, cwd=stack.dir)
+    if r.returncode != 0:
+        raise RuntimeError("sipp REGISTER %d users at %d failed (rc %d): %s"
+                           % (len(users), registrar_port, r.returncode, r.stdout.decode()[-800:]))
+
+
+class SippUas:
+    """sipp answering 200 to every MESSAGE on a port; counts from its -trace_stat CSV.
+    count: stop after that many calls (its exit marks the end)."""
+
+    def __init__(self, stack, name, count=None, port=None):
+        self.port = port or free_port()
+        self.stat = os.path.join(stack.dir, "uas-%s-%d.csv" % (name, self.port))
+        argv = ["sipp", "-sf", os.path.join(SIPP_DIR, "uas_200.xml"), "-i", "127.0.0.1",
+                "-p", str(self.port), "-bind_local", "-trace_stat", "-stf", self.stat, "-fd", "1"]
+        if count:
+            argv += ["-m", str(count)]
+        self.proc = Proc("sipp-uas-" + name, argv + SIPP_COMMON,
+                         os.path.join(stack.dir, "uas-%s-%d.log" % (name, self.port)),
+                         cwd=stack.dir)
+        stack._sipps.append(self)
+        time.sleep(0.3)
+        if self.proc.poll() is not None:
+            raise RuntimeError("sipp UAS exited: %s" % self.proc.tail())
+
+    def calls(self):
+        s = read_stat(self.stat)
+        return s.get("SuccessfulCall(C)", 0), s
+
+    def stop(self):
+        self.proc.stop()
+
+
+def sipp_uac(stack, target_port, to, frm, rate, count, timeout_s=30):
+    """Blocking: sipp sends `count` MESSAGEs at `rate`/s to target_port. Returns its counters."""
+    stat = os.path.join(stack.dir, "uac-%d.csv" % free_port())
+    port = free_port()
+    t0 = time.monotonic()
+    r = subprocess.run(["sipp", "-sf", os.path.join(SIPP_DIR, "uac_rate.xml"), "-key", "to", to,
+                        "-key", "from", frm, "-i", "127.0.0.1", "-p", str(port),
+                        "-r", str(rate), "-rp", "1000", "-m", str(count), "-l", "200000",
+                        "-timeout", "%ds" % timeout_s, "-trace_stat", "-stf", stat, "-fd", "1"]
+                       + SIPP_COMMON + ["127.0.0.1:%d" % target_port],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout_s + 30,
+                       cwd=stack.dir)
+    elapsed = time.monotonic() - t0
+    s = read_stat(stat)
+    return dict(rc=r.returncode, elapsed=round(elapsed, 3),
+                sent=s.get("OutgoingCall(C)", 0), ok=s.get("SuccessfulCall(C)", 0),
+                failed=s.get("FailedCall(C)", 0), retrans=s.get("Retransmissions(C)", 0),
+                rate_achieved=s.get("CallRate(C)"))
+
+
+# ----------------------------------------------------------------------------- meters
+
+def _stat_cpu(pid):
+    """utime+stime of pid in seconds (0 if gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _status_kb(pid, key):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _pss_kb(pid):
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class Meter:
+    """CPU seconds and peak memory of a group of processes (each a root pid: the whole tree
+    counts) over one measurement. Memory: sum of PSS sampled every 0.2 s (shared memory is
+    counted once across Kamailio's processes), and VmHWM of each root pid (reset at start)."""
+
+    def __init__(self, roots):
+        self.roots = [r for r in roots if r]
+
+    def _pids(self):
+        out = []
+        for r in self.roots:
+            out.extend(harness._pids_in_tree(r))
+        return out
+
+    def __enter__(self):
+        for r in self.roots:
+            try:
+                with open("/proc/%d/clear_refs" % r, "w") as f:
+                    f.write("5")
+            except OSError:
+                pass
+        self.pids = self._pids()
+        self.cpu0 = sum(_stat_cpu(p) for p in self.pids)
+        self.peak_pss = 0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._sample, daemon=True)
+        self._t.start()
+        self.t0 = time.monotonic()
+        return self
+
+    def _sample(self):
+        while not self._stop.is_set():
+            self.peak_pss = max(self.peak_pss, sum(_pss_kb(p) for p in self._pids()))
+            self._stop.wait(0.2)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join()
+        self.wall = time.monotonic() - self.t0
+        self.cpu = sum(_stat_cpu(p) for p in self.pids) - self.cpu0
+        self.hwm_kb = sum(_status_kb(r, "VmHWM") for r in self.roots)
+        return False
+
+    def result(self):
+        return dict(cpu_s=round(self.cpu, 4), wall_s=round(self.wall, 3),
+                    peak_pss_mb=round(self.peak_pss / 1024, 1),
+                    vmhwm_mb=round(self.hwm_kb / 1024, 1))
