@@ -22,9 +22,10 @@ struct _PrlDaemon {
   PrlCore *core;
   PrlXmppLink *xmpp;
   PrlSipAgent *sip;
-  GHashTable *counters; /* const char* (static) -> guint64* */
-  GHashTable *timers;   /* guint64 core timer id -> GSource id */
-  GQueue deferred;      /* PrlEvent* produced while executing actions */
+  GHashTable *counters;  /* const char* (static) -> guint64* */
+  GQueue due;            /* Due*: the core's timers, earliest first */
+  GSource *timer_source; /* ready when the head of @due is due */
+  GQueue deferred;       /* PrlEvent* produced while executing actions */
   gboolean dispatching;
   guint tick_id;
   gint64 started_us, started_mono_us;
@@ -54,31 +55,62 @@ count (PrlDaemon *self, const char *name)
   (*n)++;
 }
 
+/* The core's timers (a bounce window per SIP->XMPP message, one per flushed stanza) are
+ * many, short and nearly all the same length. One GLib timeout each made every loop iteration
+ * walk hundreds of sources (a third of parleyd's CPU under load: bench/RESULTS.md), so they
+ * live in one deadline-ordered queue behind a single GSource whose ready time is the head's.
+ * Inserting walks from the tail, which is O(1) when, as usual, the new deadline is the last. */
 typedef struct {
-  PrlDaemon *daemon;
+  gint64 due_us; /* monotonic */
   guint64 id;
-} TimerData;
+} Due;
+
+static void
+arm_timers (PrlDaemon *self)
+{
+  Due *head = g_queue_peek_head (&self->due);
+  g_source_set_ready_time (self->timer_source, head != NULL ? head->due_us : -1);
+}
 
 static gboolean
-on_timer (gpointer data)
+on_timers_due (gpointer data)
 {
-  TimerData *t = data;
-  PrlEvent ev = { .kind = PRL_EVENT_TIMER, .now_us = now_us (), .timer_id = t->id };
-  g_hash_table_remove (t->daemon->timers, &t->id);
-  dispatch (t->daemon, &ev);
-  return G_SOURCE_REMOVE;
+  PrlDaemon *self = data;
+  gint64 now = g_get_monotonic_time ();
+  Due *head;
+  while ((head = g_queue_peek_head (&self->due)) != NULL && head->due_us <= now) {
+    g_queue_pop_head (&self->due);
+    PrlEvent ev = { .kind = PRL_EVENT_TIMER, .now_us = now_us (), .timer_id = head->id };
+    g_free (head);
+    dispatch (self, &ev); /* may start more timers */
+  }
+  arm_timers (self);
+  return G_SOURCE_CONTINUE;
 }
+
+static gboolean
+timer_source_dispatch (GSource *source, GSourceFunc callback, gpointer data)
+{
+  return callback (data);
+}
+
+static GSourceFuncs timer_source_funcs = { .dispatch = timer_source_dispatch };
 
 static void
 start_timer (PrlDaemon *self, const PrlTimer *timer)
 {
-  TimerData *t = g_new0 (TimerData, 1);
-  t->daemon = self;
-  t->id = timer->id;
-  guint source = g_timeout_add_full (G_PRIORITY_DEFAULT, timer->ms, on_timer, t, g_free);
-  guint64 *key = g_new (guint64, 1);
-  *key = timer->id;
-  g_hash_table_insert (self->timers, key, GUINT_TO_POINTER (source));
+  Due *d = g_new0 (Due, 1);
+  d->due_us = g_get_monotonic_time () + (gint64)timer->ms * 1000;
+  d->id = timer->id;
+  GList *after = self->due.tail;
+  while (after != NULL && ((Due *)after->data)->due_us > d->due_us)
+    after = after->prev;
+  if (after == NULL)
+    g_queue_push_head (&self->due, d);
+  else
+    g_queue_insert_after (&self->due, after, d);
+  if (self->due.head->data == d)
+    arm_timers (self);
 }
 
 /* ---------------------------------------------------------------- the offline store
@@ -264,8 +296,8 @@ store_new (const PrlOfflineConfig *o)
     g_warning ("offline store in memory: parked messages are lost when parleyd stops");
     return prl_store_memory_new (o->instance);
   }
-  g_message ("offline store: Redis at %s%s%u, instance %s", o->redis_host,
-             o->redis_port ? ":" : "", o->redis_port, o->instance);
+  g_message ("offline store: Redis at %s%s%u, instance %s", o->redis_host, o->redis_port ? ":" : "",
+             o->redis_port, o->instance);
   return prl_store_redis_new (o->redis_host, o->redis_port, o->redis_db, o->redis_prefix,
                               o->instance);
 }
@@ -426,12 +458,13 @@ on_tick (gpointer user_data)
 PrlDaemon *
 prl_daemon_new (PrlConfig *config, GError **error)
 {
-  static const PrlSipAgentCallbacks sip_cb
-      = { .on_message = on_sip_message, .on_response = on_sip_response,
-          .on_register = on_sip_register, .on_reginfo = on_sip_reginfo };
-  static const PrlXmppLinkCallbacks xmpp_cb
-      = { .on_message = on_xmpp_message, .on_state = on_xmpp_state,
-          .on_presence = on_xmpp_presence };
+  static const PrlSipAgentCallbacks sip_cb = { .on_message = on_sip_message,
+                                               .on_response = on_sip_response,
+                                               .on_register = on_sip_register,
+                                               .on_reginfo = on_sip_reginfo };
+  static const PrlXmppLinkCallbacks xmpp_cb = { .on_message = on_xmpp_message,
+                                                .on_state = on_xmpp_state,
+                                                .on_presence = on_xmpp_presence };
   g_autoptr (PrlDaemon) self = g_new0 (PrlDaemon, 1);
 
   self->config = config;
@@ -441,7 +474,10 @@ prl_daemon_new (PrlConfig *config, GError **error)
   g_free (config->core.id_prefix);
   config->core.id_prefix = g_strdup_printf ("p%08x%08x", g_random_int (), g_random_int ());
   self->counters = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
-  self->timers = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  g_queue_init (&self->due);
+  self->timer_source = g_source_new (&timer_source_funcs, sizeof (GSource));
+  g_source_set_callback (self->timer_source, on_timers_due, self, NULL);
+  g_source_attach (self->timer_source, NULL);
   g_queue_init (&self->deferred);
   self->core = prl_core_new (&config->core);
   self->sip = prl_sip_agent_new (&config->sip, &sip_cb, self, error);
@@ -498,12 +534,6 @@ prl_daemon_stop (PrlDaemon *self, PrlDaemonDoneFunc done, gpointer user_data)
   prl_sip_agent_shutdown (self->sip, on_sip_shutdown, self);
 }
 
-static void
-remove_timer (gpointer key, gpointer value, gpointer user_data)
-{
-  g_source_remove (GPOINTER_TO_UINT (value));
-}
-
 void
 prl_daemon_free (PrlDaemon *self)
 {
@@ -513,9 +543,10 @@ prl_daemon_free (PrlDaemon *self)
   g_clear_pointer (&self->store, prl_store_free); /* pending answers come back, and are dropped */
   g_clear_pointer (&self->admin, prl_admin_free);
   g_clear_handle_id (&self->tick_id, g_source_remove);
-  if (self->timers)
-    g_hash_table_foreach (self->timers, remove_timer, NULL);
-  g_clear_pointer (&self->timers, g_hash_table_unref);
+  if (self->timer_source != NULL)
+    g_source_destroy (self->timer_source);
+  g_clear_pointer (&self->timer_source, g_source_unref);
+  g_queue_clear_full (&self->due, g_free);
   g_queue_clear_full (&self->deferred, g_free);
   g_clear_pointer (&self->xmpp, prl_xmpp_link_free);
   g_clear_pointer (&self->sip, prl_sip_agent_free);
@@ -638,9 +669,14 @@ prl_daemon_reload_clear (PrlDaemonReload *reload)
 static gboolean
 is_live_key (const char *key)
 {
-  static const char *const live[] = { "xmpp.domains", "sip.domains", "daemon.debug_domains",
-                                      "admin.max_clients", "admin.max_request_bytes",
-                                      "admin.max_output_bytes", "admin.idle_timeout_s", NULL };
+  static const char *const live[] = { "xmpp.domains",
+                                      "sip.domains",
+                                      "daemon.debug_domains",
+                                      "admin.max_clients",
+                                      "admin.max_request_bytes",
+                                      "admin.max_output_bytes",
+                                      "admin.idle_timeout_s",
+                                      NULL };
   return g_str_has_prefix (key, "core.") || g_strv_contains (live, key);
 }
 
