@@ -279,6 +279,7 @@ typedef struct {
   guint64 token;              /* its timer id (XMPP) or send token (SIP), 0 if none */
   gboolean stop;              /* the user went offline: stop after the message in flight */
   gboolean parked_since;      /* a park for this user succeeded during the flush */
+  guint64 acking;             /* request id of the ack in flight, 0 if none (§6) */
 } Flush;
 
 struct _PrlOffline {
@@ -613,6 +614,24 @@ simple_op (PrlOffline *off, PrlActionKind kind, ReqKind rkind, const char *owner
   a->store.id = g_strdup (id);
 }
 
+static void forget_inflight (PrlOffline *off, Flush *f);
+
+/* §6: the message in flight was delivered: ack it, and deliver the next one only once the
+ * store confirms, so a crash re-delivers at most that one message (the acks would otherwise
+ * trail the deliveries, each an fsync behind). */
+static void
+ack_inflight (PrlOffline *off, Flush *f, GPtrArray *out)
+{
+  Req *req = req_new (REQ_ACK);
+  req->owner = g_strdup (f->owner);
+  PrlAction *a = store_action (off, PRL_ACTION_STORE_ACK, req, out);
+  a->store.owner = g_strdup (f->owner);
+  a->store.id = g_strdup (f->inflight->id);
+  f->acking = a->store.request;
+  count (out, f->is_sip ? "offline_flushed_sip" : "offline_flushed_xmpp");
+  forget_inflight (off, f);
+}
+
 static void
 forget_inflight (PrlOffline *off, Flush *f)
 {
@@ -705,9 +724,8 @@ deliver_next (PrlOffline *off, Flush *f, gint64 now_us, GPtrArray *out)
       g_ptr_array_add (out, t);
       return;
     }
-    simple_op (off, PRL_ACTION_STORE_ACK, REQ_ACK, f->owner, m->id, out);
-    count (out, "offline_flushed_xmpp");
-    forget_inflight (off, f);
+    ack_inflight (off, f, out); /* no confirmation window: delivered once handed over */
+    return;
   }
 }
 
@@ -715,10 +733,7 @@ deliver_next (PrlOffline *off, Flush *f, gint64 now_us, GPtrArray *out)
 static void
 delivered (PrlOffline *off, Flush *f, gint64 now_us, GPtrArray *out)
 {
-  simple_op (off, PRL_ACTION_STORE_ACK, REQ_ACK, f->owner, f->inflight->id, out);
-  count (out, f->is_sip ? "offline_flushed_sip" : "offline_flushed_xmpp");
-  forget_inflight (off, f);
-  deliver_next (off, f, now_us, out);
+  ack_inflight (off, f, out); /* the next one follows the ack's answer */
 }
 
 /* The message in flight failed: stop, the rest stays parked (§6). */
@@ -845,10 +860,23 @@ prl_offline_on_store_result (PrlOffline *off, const PrlStoreResult *r, gint64 no
   case REQ_CLAIM:
     on_claim_result (off, req->owner, r, now_us, out);
     break;
-  case REQ_ACK:
+  case REQ_ACK: {
+    Flush *f = req->owner != NULL ? g_hash_table_lookup (off->flushes, req->owner) : NULL;
+    gboolean ours = f != NULL && f->acking == r->request;
+    if (ours)
+      f->acking = 0;
+    if (r->outcome != PRL_STORE_OK) {
+      count (out, "offline_store_error"); /* an unacked message comes again: same id */
+      if (ours)
+        end_flush (off, f, out); /* §6: stop rather than risk more than one re-delivery */
+    } else if (ours) {
+      deliver_next (off, f, now_us, out);
+    }
+    break;
+  }
   case REQ_RELEASE:
     if (r->outcome != PRL_STORE_OK)
-      count (out, "offline_store_error"); /* an unacked message comes again: same id */
+      count (out, "offline_store_error");
     break;
   case REQ_EXPIRE:
     /* §7: the daemon adds r->count to offline_expired itself (a count action has no amount) */
