@@ -1108,9 +1108,13 @@ static const PrlOfflineHost offline_host = {
 
 /* offline.md §5: a sign of life from a user; presence and REGISTER are strong signs. */
 static void
-online_signal (PrlCore *self, char *owner, gboolean available, gboolean strong, gboolean unreg,
-               gint64 now_us, GPtrArray *out)
+online_signal (PrlCore *self, char *(*owner_of) (const char *), const char *address,
+               gboolean available, gboolean strong, gboolean unreg, gint64 now_us, GPtrArray *out)
 {
+  /* The hot path (every message) pays nothing for this when parking is off. */
+  if (!self->config.offline_enabled)
+    return;
+  char *owner = owner_of (address);
   if (available)
     prl_offline_online (self->offline, owner, strong, now_us, out);
   else
@@ -1128,7 +1132,7 @@ prl_core_handle (PrlCore *self, const PrlEvent *event, GPtrArray *out)
   case PRL_EVENT_SIP_MESSAGE:
     g_return_if_fail (event->sip != NULL);
     on_sip_message (self, event->sip, now, out);
-    online_signal (self, prl_offline_owner_sip (event->sip->from), TRUE, FALSE, FALSE, now, out);
+    online_signal (self, prl_offline_owner_sip, event->sip->from, TRUE, FALSE, FALSE, now, out);
     break;
   case PRL_EVENT_SIP_RESPONSE:
     on_sip_response (self, &event->response, now, out);
@@ -1137,8 +1141,7 @@ prl_core_handle (PrlCore *self, const PrlEvent *event, GPtrArray *out)
     g_return_if_fail (event->xmpp != NULL);
     on_xmpp_message (self, event->xmpp, now, out);
     if (g_strcmp0 (event->xmpp->type, "error") != 0)
-      online_signal (self, prl_offline_owner_xmpp (event->xmpp->from), TRUE, FALSE, FALSE, now,
-                     out);
+      online_signal (self, prl_offline_owner_xmpp, event->xmpp->from, TRUE, FALSE, FALSE, now, out);
     break;
   case PRL_EVENT_XMPP_LINK:
     on_link (self, event->link_up, out);
@@ -1150,11 +1153,11 @@ prl_core_handle (PrlCore *self, const PrlEvent *event, GPtrArray *out)
     prl_offline_on_tick (self->offline, now, out); /* offline.md §7 */
     break;
   case PRL_EVENT_XMPP_PRESENCE:
-    online_signal (self, prl_offline_owner_xmpp (event->presence.from), event->presence.available,
+    online_signal (self, prl_offline_owner_xmpp, event->presence.from, event->presence.available,
                    TRUE, FALSE, now, out);
     break;
   case PRL_EVENT_SIP_REGISTER:
-    online_signal (self, prl_offline_owner_sip (event->reg.aor), event->reg.expires > 0, TRUE, TRUE,
+    online_signal (self, prl_offline_owner_sip, event->reg.aor, event->reg.expires > 0, TRUE, TRUE,
                    now, out);
     break;
   case PRL_EVENT_STORE_STATE:
