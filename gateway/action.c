@@ -56,6 +56,21 @@ prl_action_free (PrlAction *action)
   case PRL_ACTION_SIP_UNWATCH:
     g_free (action->aor);
     break;
+  case PRL_ACTION_CHAT_OPEN:
+  case PRL_ACTION_CHAT_ACCEPT:
+  case PRL_ACTION_CHAT_REJECT:
+  case PRL_ACTION_CHAT_SEND:
+  case PRL_ACTION_CHAT_REPORT:
+  case PRL_ACTION_CHAT_CLOSE:
+    g_free (action->chat.from);
+    g_free (action->chat.to);
+    g_free (action->chat.call_id);
+    g_free (action->chat.subject);
+    g_free (action->chat.reason);
+    g_free (action->chat.content_type);
+    g_free (action->chat.body);
+    g_free (action->chat.message_id);
+    break;
   }
   g_free (action);
 }
@@ -159,6 +174,11 @@ xmpp_to_text (GString *out, const PrlXmppMessage *m)
   append_str (out, "error-detail", m->error_detail);
   append_str (out, "delay", m->delay_stamp);
   append_str (out, "delay-from", m->delay_from);
+  if (m->chat_state != NULL)
+    g_string_append_printf (out, " chat-state=%s", m->chat_state);
+  if (m->receipt_request)
+    g_string_append (out, " receipt-request");
+  append_str (out, "receipt-id", m->receipt_id);
 }
 
 /* store.park request=N id="..." owner="..." to="..." original-to="..." from="..." kind="page"
@@ -198,6 +218,36 @@ store_to_text (GString *out, const char *verb, const PrlStoreOp *op)
     g_string_append_printf (out, " max=%u", op->max);
   if (op->lease_ms != 0)
     g_string_append_printf (out, " lease-ms=%u", op->lease_ms);
+}
+
+/* chat.open id=N from="..." to="..." call-id="..." [subject]; chat.accept id=N txn=N;
+ * chat.reject txn=N status=N reason="..."; chat.send id=N token=N content-type="..."
+ * [success-report] body=...; chat.report id=N message-id="..." len=N status=N; chat.close id=N */
+static void
+chat_to_text (GString *out, const char *verb, const PrlChatOp *op)
+{
+  g_string_append_printf (out, "chat.%s", verb);
+  if (op->id != 0)
+    g_string_append_printf (out, " id=%" G_GUINT64_FORMAT, op->id);
+  if (op->txn != 0)
+    g_string_append_printf (out, " txn=%" G_GUINT64_FORMAT, op->txn);
+  append_str (out, "from", op->from);
+  append_str (out, "to", op->to);
+  append_str (out, "call-id", op->call_id);
+  append_str (out, "subject", op->subject);
+  if (op->token != 0)
+    g_string_append_printf (out, " token=%" G_GUINT64_FORMAT, op->token);
+  append_str (out, "content-type", op->content_type);
+  if (op->success_report)
+    g_string_append (out, " success-report");
+  append_str (out, "message-id", op->message_id);
+  if (op->message_id != NULL)
+    g_string_append_printf (out, " len=%" G_GSIZE_FORMAT, op->len);
+  if (op->status != 0)
+    g_string_append_printf (out, " status=%u", op->status);
+  append_str (out, "reason", op->reason);
+  if (op->body != NULL)
+    append_body (out, op->body, op->len);
 }
 
 char *
@@ -245,6 +295,24 @@ prl_action_to_text (const PrlAction *action)
   case PRL_ACTION_SIP_UNWATCH:
     g_string_append (out, "sip.unwatch");
     append_str (out, "aor", action->aor);
+    break;
+  case PRL_ACTION_CHAT_OPEN:
+    chat_to_text (out, "open", &action->chat);
+    break;
+  case PRL_ACTION_CHAT_ACCEPT:
+    chat_to_text (out, "accept", &action->chat);
+    break;
+  case PRL_ACTION_CHAT_REJECT:
+    chat_to_text (out, "reject", &action->chat);
+    break;
+  case PRL_ACTION_CHAT_SEND:
+    chat_to_text (out, "send", &action->chat);
+    break;
+  case PRL_ACTION_CHAT_REPORT:
+    chat_to_text (out, "report", &action->chat);
+    break;
+  case PRL_ACTION_CHAT_CLOSE:
+    chat_to_text (out, "close", &action->chat);
     break;
   }
   return g_string_free (out, FALSE);

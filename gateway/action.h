@@ -24,6 +24,14 @@ typedef enum {
   PRL_ACTION_STORE_EXPIRE,  /* drop every parked message past its expiry (at .store.now_us) */
   PRL_ACTION_SIP_WATCH,     /* SUBSCRIBE to the reg event (RFC 3680) of .aor; no answer event */
   PRL_ACTION_SIP_UNWATCH,   /* end the reg-event subscription of .aor */
+  /* chat sessions (mapping-docs/chat.md): all use .chat */
+  PRL_ACTION_CHAT_OPEN,     /* INVITE .chat.to from .chat.from with an MSRP offer: CHAT_OPENED
+                               or CHAT_FAILED follows */
+  PRL_ACTION_CHAT_ACCEPT,   /* answer the INVITE .chat.txn 200 (MSRP answer) as chat .chat.id */
+  PRL_ACTION_CHAT_REJECT,   /* answer the INVITE .chat.txn with .chat.status/.chat.reason */
+  PRL_ACTION_CHAT_SEND,     /* one MSRP message on .chat.id: CHAT_SENT .chat.token follows */
+  PRL_ACTION_CHAT_REPORT,   /* REPORT Status 000 .chat.status for .chat.message_id (.chat.len) */
+  PRL_ACTION_CHAT_CLOSE,    /* end .chat.id (BYE, MSRP close); no event follows */
 } PrlActionKind;
 
 typedef struct {
@@ -52,6 +60,21 @@ typedef struct {
 } PrlStoreOp;
 
 typedef struct {
+  guint64 id;              /* chat id (the core's) */
+  guint64 txn;             /* ACCEPT, REJECT: the SIP session of the INVITE */
+  char *from, *to;         /* OPEN: SIP URIs (the XMPP user's, the SIP user's) */
+  char *call_id, *subject; /* OPEN */
+  guint status;            /* REJECT, REPORT */
+  char *reason;            /* REJECT */
+  guint64 token;           /* SEND */
+  char *content_type;      /* SEND */
+  char *body;              /* SEND: len bytes, NUL-terminated */
+  gsize len;               /* SEND; REPORT: the reported message's size */
+  gboolean success_report; /* SEND: ask for a success REPORT */
+  char *message_id;        /* REPORT */
+} PrlChatOp;
+
+typedef struct {
   PrlActionKind kind;
   union {
     PrlSipRespond respond;
@@ -61,6 +84,7 @@ typedef struct {
     const char *counter; /* static string, e.g. "sip_in_relayed" */
     PrlStoreOp store;
     char *aor; /* sip.watch, sip.unwatch: "sip:user@host" (an offline owner key), owned */
+    PrlChatOp chat; /* strings owned */
   };
 } PrlAction;
 

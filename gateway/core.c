@@ -24,6 +24,7 @@
 #include "gateway/addr-map.h"
 #include "gateway/error-map.h"
 #include "gateway/message-map.h"
+#include "gateway/chat.h"
 #include "gateway/offline.h"
 
 #include <string.h>
@@ -81,6 +82,7 @@ struct _PrlCore {
   guint queued;                    /* OutMsg waiting in all destination queues */
   const PrlCoreConfig *config_ref; /* &config, for offline.c */
   PrlOffline *offline;             /* offline policy state (offline.c) */
+  PrlChat *chat;                   /* chat sessions (chat.c) */
 };
 
 /* ---------------------------------------------------------------- configuration */
@@ -121,6 +123,13 @@ prl_core_config_init (PrlCoreConfig *config)
   config->expire_interval_s = 60;
   config->stored_notice = NULL;
   config->reg_event = FALSE; /* the daemon's default is true ([sip] reg_event) */
+  config->chat_enabled = FALSE;
+  config->chat_idle_timeout_s = 600;
+  config->chat_queue_max = 64;
+  config->chat_max_sessions = 10000;
+  config->chat_fallback_s = 3600;
+  config->chat_composing_refresh_s = 120;
+  config->chat_cpim = TRUE;
 }
 
 void
@@ -209,6 +218,7 @@ dest_free (Dest *d)
 }
 
 static const PrlOfflineHost offline_host; /* below, with the XMPP -> SIP code */
+static const PrlChatHost chat_host;       /* below, with the XMPP -> SIP code */
 
 PrlCore *
 prl_core_new (const PrlCoreConfig *config)
@@ -225,6 +235,7 @@ prl_core_new (const PrlCoreConfig *config)
   self->dests = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)dest_free);
   self->config_ref = &self->config;
   self->offline = prl_offline_new (self, &offline_host, &self->config_ref);
+  self->chat = prl_chat_new (&self->config, &chat_host, self);
   return self;
 }
 
@@ -244,6 +255,7 @@ prl_core_free (PrlCore *self)
 {
   if (self == NULL)
     return;
+  g_clear_pointer (&self->chat, prl_chat_free);
   g_clear_pointer (&self->offline, prl_offline_free);
   g_clear_pointer (&self->pending_by_timer, g_hash_table_unref);
   g_clear_pointer (&self->pending_by_id, g_hash_table_unref);
@@ -786,7 +798,8 @@ enqueue (PrlCore *self, OutMsg *msg, GPtrArray *out)
 }
 
 static void
-on_xmpp_message (PrlCore *self, const PrlXmppMessage *m, gint64 now_us, GPtrArray *out)
+on_xmpp_message (PrlCore *self, const PrlXmppMessage *m, gboolean allow_chat, gint64 now_us,
+                 GPtrArray *out)
 {
   const PrlCoreConfig *cfg = &self->config;
 
@@ -807,6 +820,8 @@ on_xmpp_message (PrlCore *self, const PrlXmppMessage *m, gint64 now_us, GPtrArra
                  "xmpp_in_rejected_groupchat");
     return;
   }
+  if (allow_chat && prl_chat_on_xmpp_control (self->chat, m, now_us, out)) /* chat.md §5, §8 */
+    return;
   if (m->body == NULL && m->subject == NULL) { /* chat states, receipts: nothing to page */
     count (out, "xmpp_in_ignored");
     return;
@@ -837,6 +852,9 @@ on_xmpp_message (PrlCore *self, const PrlXmppMessage *m, gint64 now_us, GPtrArra
                  aerr.text != NULL ? aerr.text : "Bad address", "xmpp_in_rejected_jid");
     return;
   }
+
+  if (allow_chat && prl_chat_on_xmpp_message (self->chat, m, from_uri, to_uri, now_us, out))
+    return; /* chat.md §3: over an MSRP session */
 
   /* §9: field by field (RFC 7572 Table 1) */
   g_autoptr (PrlSipMessage) tmpl = prl_sip_message_new ();
@@ -1104,6 +1122,30 @@ static const PrlOfflineHost offline_host = {
   .link_up = host_link_up,
 };
 
+static void
+chat_page (gpointer core, const PrlXmppMessage *m, gint64 now_us, GPtrArray *out)
+{
+  on_xmpp_message (core, m, FALSE, now_us, out);
+}
+
+static guint64
+chat_next_seq (gpointer core)
+{
+  return host_next_seq (core);
+}
+
+static gboolean
+chat_link_up (gpointer core)
+{
+  return host_link_up (core);
+}
+
+static const PrlChatHost chat_host = {
+  .next_seq = chat_next_seq,
+  .page = chat_page,
+  .link_up = chat_link_up,
+};
+
 /* ---------------------------------------------------------------- entry point */
 
 /* offline.md §5: a sign of life from a user; presence and REGISTER are strong signs. */
@@ -1139,11 +1181,13 @@ prl_core_handle (PrlCore *self, const PrlEvent *event, GPtrArray *out)
     break;
   case PRL_EVENT_XMPP_MESSAGE:
     g_return_if_fail (event->xmpp != NULL);
-    on_xmpp_message (self, event->xmpp, now, out);
+    on_xmpp_message (self, event->xmpp, TRUE, now, out);
     if (g_strcmp0 (event->xmpp->type, "error") != 0)
       online_signal (self, prl_offline_owner_xmpp, event->xmpp->from, TRUE, FALSE, FALSE, now, out);
     break;
   case PRL_EVENT_XMPP_LINK:
+    if (!event->link_up)
+      prl_chat_on_link_down (self->chat, now, out);
     on_link (self, event->link_up, out);
     break;
   case PRL_EVENT_TIMER:
@@ -1151,8 +1195,11 @@ prl_core_handle (PrlCore *self, const PrlEvent *event, GPtrArray *out)
     break;
   case PRL_EVENT_TICK:
     prl_offline_on_tick (self->offline, now, out); /* offline.md §7 */
+    prl_chat_on_tick (self->chat, now, out);
     break;
   case PRL_EVENT_XMPP_PRESENCE:
+    if (!event->presence.available)
+      prl_chat_on_unavailable (self->chat, event->presence.from, now, out);
     online_signal (self, prl_offline_owner_xmpp, event->presence.from, event->presence.available,
                    TRUE, FALSE, now, out);
     break;
@@ -1169,6 +1216,14 @@ prl_core_handle (PrlCore *self, const PrlEvent *event, GPtrArray *out)
   case PRL_EVENT_FLUSH: /* offline.md §5: parleyctl queue flush, like a strong online signal */
     g_return_if_fail (event->owner != NULL);
     prl_offline_online (self->offline, event->owner, TRUE, now, out);
+    break;
+  case PRL_EVENT_CHAT_INVITE:
+  case PRL_EVENT_CHAT_OPENED:
+  case PRL_EVENT_CHAT_FAILED:
+  case PRL_EVENT_CHAT_CLOSED:
+  case PRL_EVENT_CHAT_RECV:
+  case PRL_EVENT_CHAT_SENT:
+    prl_chat_on_event (self->chat, event, out);
     break;
   }
 }

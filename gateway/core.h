@@ -48,6 +48,14 @@ typedef struct {
   guint expire_interval_s;  /* TICK: STORE_EXPIRE at most this often (0 = never) */
   char *stored_notice;      /* text sent to the sender when a message was parked; NULL = none */
   gboolean reg_event;       /* watch SIP owners with parked messages (sip.watch, RFC 3680) */
+  /* chat sessions over MSRP (mapping-docs/chat.md, gateway/chat.c) */
+  gboolean chat_enabled;    /* type='chat' stanzas open MSRP sessions; FALSE: page mode */
+  guint chat_idle_timeout_s; /* a session without traffic this long is closed (BYE) */
+  guint chat_queue_max;     /* stanzas held per session while its INVITE is pending */
+  guint chat_max_sessions;  /* sessions at once; beyond: page mode / 486 */
+  guint chat_fallback_s;    /* a peer that refused MSRP gets page mode this long */
+  guint chat_composing_refresh_s; /* isComposing <refresh> we send, and re-send period */
+  gboolean chat_cpim;       /* wrap outgoing MSRP messages in CPIM when the peer accepts it */
 } PrlCoreConfig;
 
 /* Fills @config with the documented defaults (examples/parley.conf) and no domains. */

@@ -186,3 +186,20 @@ prl_cpim_message_get_mime_header (const PrlCpimMessage *msg, const char *name)
   g_return_val_if_fail (msg != NULL && name != NULL, NULL);
   return find_header (msg->mime_headers, name, FALSE);
 }
+
+char *
+prl_cpim_build (const char *from, const char *to, const char *datetime, const char *content_type,
+                const char *body, gsize len, gsize *out_len)
+{
+  g_return_val_if_fail (from != NULL && to != NULL && content_type != NULL, NULL);
+  GString *s = g_string_sized_new (len + 160);
+  g_string_append_printf (s, "From: <%s>\r\nTo: <%s>\r\n", from, to);
+  if (datetime != NULL)
+    g_string_append_printf (s, "DateTime: %s\r\n", datetime);
+  g_string_append_printf (s, "\r\nContent-Type: %s\r\n\r\n", content_type);
+  if (body != NULL)
+    g_string_append_len (s, body, (gssize)len);
+  if (out_len != NULL)
+    *out_len = s->len;
+  return g_string_free (s, FALSE);
+}

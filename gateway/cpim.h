@@ -47,4 +47,10 @@ const char *prl_cpim_message_get_mime_header (const PrlCpimMessage *msg, const c
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrlCpimMessage, prl_cpim_message_free)
 
+/* (transfer full) a message/cpim body wrapping @len bytes of @content_type: CPIM headers
+ * From: <@from>, To: <@to>, DateTime: @datetime (RFC 3339, or NULL to leave it out), then the
+ * entity. @from/@to must be header-safe URIs (the caller checked them); *@out_len is set. */
+char *prl_cpim_build (const char *from, const char *to, const char *datetime,
+                      const char *content_type, const char *body, gsize len, gsize *out_len);
+
 G_END_DECLS

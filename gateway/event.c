@@ -31,6 +31,18 @@ prl_event_kind_to_string (PrlEventKind kind)
     return "store.result";
   case PRL_EVENT_FLUSH:
     return "flush";
+  case PRL_EVENT_CHAT_INVITE:
+    return "chat.invite";
+  case PRL_EVENT_CHAT_OPENED:
+    return "chat.opened";
+  case PRL_EVENT_CHAT_FAILED:
+    return "chat.failed";
+  case PRL_EVENT_CHAT_CLOSED:
+    return "chat.closed";
+  case PRL_EVENT_CHAT_RECV:
+    return "chat.recv";
+  case PRL_EVENT_CHAT_SENT:
+    return "chat.sent";
   }
   return "unknown";
 }

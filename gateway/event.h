@@ -22,6 +22,13 @@ typedef enum {
   PRL_EVENT_STORE_STATE,   /* .store_up: the offline store became usable (TRUE) or not */
   PRL_EVENT_STORE_RESULT,  /* .store: the answer to a PRL_ACTION_STORE_* with .store.request */
   PRL_EVENT_FLUSH,         /* .owner: the operator asked to deliver this user's parked messages */
+  /* chat sessions (mapping-docs/chat.md): all use .chat */
+  PRL_EVENT_CHAT_INVITE,   /* a SIP INVITE with a usable MSRP offer: .chat.invite, .chat.peer_* */
+  PRL_EVENT_CHAT_OPENED,   /* our CHAT_OPEN .chat.id is established (2xx and MSRP connected) */
+  PRL_EVENT_CHAT_FAILED,   /* our CHAT_OPEN .chat.id failed with .chat.status (SIP or local) */
+  PRL_EVENT_CHAT_CLOSED,   /* .chat.id ended from outside (BYE, MSRP loss): .chat.reason */
+  PRL_EVENT_CHAT_RECV,     /* one complete MSRP message on .chat.id (.chat.content_type, .body…) */
+  PRL_EVENT_CHAT_SENT,     /* outcome of CHAT_SEND .chat.token: .chat.status, .chat.report */
 } PrlEventKind;
 
 /* Outcome of an offline-store operation (store/store.h errors, as the core sees them). */
@@ -59,6 +66,23 @@ typedef struct {
   char *contact;   /* first Contact URI of a 3xx, or NULL */
 } PrlSipResponse;
 
+/* A chat-session event (PRL_EVENT_CHAT_*); strings borrowed. */
+typedef struct {
+  guint64 id;               /* the chat id the core gave (CHAT_OPEN / CHAT_ACCEPT) */
+  PrlSipMessage *invite;    /* CHAT_INVITE: the INVITE (txn = the SIP session to answer) */
+  gboolean peer_cpim;       /* CHAT_INVITE, CHAT_OPENED: the peer's accept-types has message/cpim */
+  gboolean peer_composing;  /* ... and application/im-iscomposing+xml */
+  guint status;             /* CHAT_FAILED, CHAT_SENT */
+  gboolean report;          /* CHAT_SENT: a success REPORT (not the transaction response) */
+  guint64 token;            /* CHAT_SENT: the CHAT_SEND's token */
+  char *reason;             /* CHAT_FAILED, CHAT_CLOSED: short text, or NULL */
+  char *content_type;       /* CHAT_RECV */
+  char *body;               /* CHAT_RECV: NUL-terminated, len bytes */
+  gsize len;
+  char *message_id;         /* CHAT_RECV: MSRP Message-ID */
+  gboolean success_report;  /* CHAT_RECV: the sender asked for a success REPORT */
+} PrlChatEvent;
+
 typedef struct {
   PrlEventKind kind;
   gint64 now_us; /* wall clock in the daemon, fixed in tests */
@@ -73,6 +97,7 @@ typedef struct {
     gboolean store_up;
     PrlStoreResult store;
     char *owner; /* borrowed: "xmpp:bare-jid" or "sip:user@host" (offline.md §2) */
+    PrlChatEvent chat;
   };
 } PrlEvent;
 

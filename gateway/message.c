@@ -95,6 +95,9 @@ prl_xmpp_message_dup (const PrlXmppMessage *m)
   copy->thread = g_strdup (m->thread);
   copy->body = g_strdup (m->body);
   copy->has_chat_state = m->has_chat_state;
+  copy->chat_state = g_strdup (m->chat_state);
+  copy->receipt_request = m->receipt_request;
+  copy->receipt_id = g_strdup (m->receipt_id);
   copy->has_payload = m->has_payload;
   copy->error_type = g_strdup (m->error_type);
   copy->error_condition = g_strdup (m->error_condition);
@@ -124,6 +127,8 @@ prl_xmpp_message_free (PrlXmppMessage *m)
   g_free (m->error_detail);
   g_free (m->delay_stamp);
   g_free (m->delay_from);
+  g_free (m->chat_state);
+  g_free (m->receipt_id);
   g_free (m);
 }
 

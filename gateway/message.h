@@ -53,6 +53,10 @@ typedef struct {
   char *thread;
   char *body;              /* text of <body/> (UTF-8), NULL if there is none */
   gboolean has_chat_state; /* an XEP-0085 element was present */
+  char *chat_state;        /* its name ("active", "composing", "paused", "inactive", "gone"),
+                              or NULL; sent: written instead of <active/> when set */
+  gboolean receipt_request; /* XEP-0184 <request xmlns='urn:xmpp:receipts'/> */
+  char *receipt_id;         /* XEP-0184 <received id='...'/>: the acknowledged stanza id */
   gboolean has_payload;    /* other child elements the codec did not map */
   /* type='error' only (RFC 6120 §8.3) */
   char *error_type;      /* "cancel", "modify", "auth", "wait" */

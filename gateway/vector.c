@@ -61,6 +61,18 @@ step_free (PrlVectorStep *s)
     case PRL_EVENT_FLUSH:
       g_free (s->event.owner);
       break;
+    case PRL_EVENT_CHAT_INVITE:
+    case PRL_EVENT_CHAT_OPENED:
+    case PRL_EVENT_CHAT_FAILED:
+    case PRL_EVENT_CHAT_CLOSED:
+    case PRL_EVENT_CHAT_RECV:
+    case PRL_EVENT_CHAT_SENT:
+      prl_sip_message_free (s->event.chat.invite);
+      g_free (s->event.chat.reason);
+      g_free (s->event.chat.content_type);
+      g_free (s->event.chat.body);
+      g_free (s->event.chat.message_id);
+      break;
     }
   }
   g_free (s->from);
@@ -396,6 +408,10 @@ parse_config (Parser *p, const char *line, const char *end, GError **error)
     return parse_bool (p, key, value, &c->offline_enabled, error);
   if (strcmp (key, "reg_event") == 0)
     return parse_bool (p, key, value, &c->reg_event, error);
+  if (strcmp (key, "chat_enabled") == 0)
+    return parse_bool (p, key, value, &c->chat_enabled, error);
+  if (strcmp (key, "chat_cpim") == 0)
+    return parse_bool (p, key, value, &c->chat_cpim, error);
   if (strcmp (key, "stored_notice") == 0) {
     g_free (c->stored_notice);
     c->stored_notice = g_steal_pointer (&value);
@@ -420,6 +436,11 @@ parse_config (Parser *p, const char *line, const char *end, GError **error)
     { "flush_lease_ms", NULL, &c->flush_lease_ms },
     { "flush_recheck_s", NULL, &c->flush_recheck_s },
     { "expire_interval_s", NULL, &c->expire_interval_s },
+    { "chat_idle_timeout_s", NULL, &c->chat_idle_timeout_s },
+    { "chat_queue_max", NULL, &c->chat_queue_max },
+    { "chat_max_sessions", NULL, &c->chat_max_sessions },
+    { "chat_fallback_s", NULL, &c->chat_fallback_s },
+    { "chat_composing_refresh_s", NULL, &c->chat_composing_refresh_s },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (numbers); i++) {
     if (strcmp (key, numbers[i].key) != 0)
@@ -449,8 +470,8 @@ static const struct {
   { "sip.response", PRL_VECTOR_STEP_EVENT, PRL_EVENT_SIP_RESPONSE,
     " now request status reason contact " },
   { "xmpp.message", PRL_VECTOR_STEP_EVENT, PRL_EVENT_XMPP_MESSAGE,
-    " now from to id type lang subject thread body chat-state payload error-type "
-    "error-condition error-text error-detail " },
+    " now from to id type lang subject thread body chat-state chat-state-name receipt-request "
+    "receipt-id payload error-type error-condition error-text error-detail " },
   { "xmpp.link", PRL_VECTOR_STEP_EVENT, PRL_EVENT_XMPP_LINK, " now state " },
   { "timer", PRL_VECTOR_STEP_EVENT, PRL_EVENT_TIMER, " now id " },
   { "tick", PRL_VECTOR_STEP_EVENT, PRL_EVENT_TICK, " now " },
@@ -460,6 +481,15 @@ static const struct {
   { "flush", PRL_VECTOR_STEP_EVENT, PRL_EVENT_FLUSH, " now owner " },
   { "store.result", PRL_VECTOR_STEP_EVENT, PRL_EVENT_STORE_RESULT,
     " now request outcome count message " },
+  { "chat.invite", PRL_VECTOR_STEP_EVENT, PRL_EVENT_CHAT_INVITE,
+    " now txn transport ruri from to call-id cseq subject peer-cpim peer-composing " },
+  { "chat.opened", PRL_VECTOR_STEP_EVENT, PRL_EVENT_CHAT_OPENED,
+    " now id peer-cpim peer-composing " },
+  { "chat.failed", PRL_VECTOR_STEP_EVENT, PRL_EVENT_CHAT_FAILED, " now id status reason " },
+  { "chat.closed", PRL_VECTOR_STEP_EVENT, PRL_EVENT_CHAT_CLOSED, " now id reason " },
+  { "chat.recv", PRL_VECTOR_STEP_EVENT, PRL_EVENT_CHAT_RECV,
+    " now id content-type body message-id success-report " },
+  { "chat.sent", PRL_VECTOR_STEP_EVENT, PRL_EVENT_CHAT_SENT, " now token status report " },
   { "addr.sip-to-xmpp", PRL_VECTOR_STEP_ADDR_SIP_TO_XMPP, 0, " from to " },
   { "addr.xmpp-to-sip", PRL_VECTOR_STEP_ADDR_XMPP_TO_SIP, 0, " from to " },
   { "error.sip-to-xmpp", PRL_VECTOR_STEP_ERROR_SIP_TO_XMPP, 0, " status " },
@@ -534,6 +564,9 @@ build_xmpp_message (Parser *p, PrlVectorStep *step, GError **error)
          && field_str (p, "lang", &m->lang, error) && field_str (p, "subject", &m->subject, error)
          && field_str (p, "thread", &m->thread, error) && field_str (p, "body", &m->body, error)
          && field_flag (p, "chat-state", &m->has_chat_state, error)
+         && field_str (p, "chat-state-name", &m->chat_state, error)
+         && field_flag (p, "receipt-request", &m->receipt_request, error)
+         && field_str (p, "receipt-id", &m->receipt_id, error)
          && field_flag (p, "payload", &m->has_payload, error)
          && field_str (p, "error-type", &m->error_type, error)
          && field_str (p, "error-condition", &m->error_condition, error)
@@ -663,6 +696,45 @@ build_store_result (Parser *p, PrlVectorStep *step, GError **error)
   return TRUE;
 }
 
+/* chat.* steps (test-vectors/README.md "Chat steps"). */
+static gboolean
+build_chat (Parser *p, PrlVectorStep *step, GError **error)
+{
+  PrlChatEvent *e = &step->event.chat;
+  guint64 n = 0;
+  if (step->event.kind == PRL_EVENT_CHAT_INVITE) {
+    /* the INVITE's fields are those of sip.message (no body: the SDP is the adapter's) */
+    gboolean ok = build_sip_message (p, step, error);
+    PrlSipMessage *invite = step->event.sip; /* .sip and .chat share the union */
+    step->event.sip = NULL;
+    e->invite = invite;
+    if (!ok)
+      return FALSE;
+  }
+  if (!field_num (p, "id", G_MAXUINT64, &e->id, error)
+      || !field_num (p, "token", G_MAXUINT64, &e->token, error)
+      || !field_num (p, "status", 999, &n, error) || !field_str (p, "reason", &e->reason, error)
+      || !field_str (p, "content-type", &e->content_type, error)
+      || !field_str (p, "message-id", &e->message_id, error)
+      || !field_flag (p, "peer-cpim", &e->peer_cpim, error)
+      || !field_flag (p, "peer-composing", &e->peer_composing, error)
+      || !field_flag (p, "report", &e->report, error)
+      || !field_flag (p, "success-report", &e->success_report, error))
+    return FALSE;
+  e->status = (guint)n;
+  GBytes *body = g_hash_table_lookup (p->fields, "body");
+  if (body != NULL) {
+    gsize len = 0;
+    const char *data = g_bytes_get_data (body, &len);
+    e->body = g_malloc (len + 1);
+    if (len > 0)
+      memcpy (e->body, data, len);
+    e->body[len] = '\0';
+    e->len = len;
+  }
+  return TRUE;
+}
+
 static gboolean
 build_step (Parser *p, PrlVectorStep *step, GError **error)
 {
@@ -753,6 +825,13 @@ build_step (Parser *p, PrlVectorStep *step, GError **error)
     if (step->event.owner == NULL)
       return fail (p, error, "flush needs owner");
     return TRUE;
+  case PRL_EVENT_CHAT_INVITE:
+  case PRL_EVENT_CHAT_OPENED:
+  case PRL_EVENT_CHAT_FAILED:
+  case PRL_EVENT_CHAT_CLOSED:
+  case PRL_EVENT_CHAT_RECV:
+  case PRL_EVENT_CHAT_SENT:
+    return build_chat (p, step, error);
   }
   return TRUE;
 }

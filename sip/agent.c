@@ -54,6 +54,7 @@
 #include "gateway/message-map.h"
 #include "parley-version.h"
 #include "sip/codec.h"
+#include "sip/invite.h"
 #include "sip/reginfo.h"
 
 #define SOFIA_LOG_DOMAIN "parley-sofia"
@@ -133,6 +134,7 @@ struct _PrlSipAgent {
   GHashTable *watches;     /* aor -> Watch* (owned) */
   GHashTable *unwatching;  /* Watch* (owned) waiting for nua_r_unsubscribe */
   GHashTable *fail_logged; /* aor -> NULL: failures already logged */
+  PrlSipInvites *invites;  /* INVITE sessions (config.invite), or NULL */
 
   gboolean is_shutting_down, is_shutdown;
   PrlSipAgentDoneFunc done;
@@ -816,6 +818,9 @@ on_nua_event (nua_event_t event, int status, const char *phrase, nua_t *nua, nua
               nua_handle_t *nh, nua_hmagic_t *hmagic, const sip_t *sip, tagi_t tags[])
 {
   PrlSipAgent *self = (PrlSipAgent *)magic;
+  if (self->invites != NULL
+      && prl_sip_invites_on_event (self->invites, event, status, phrase, nh, hmagic, sip, tags))
+    return;
   switch (event) {
   case nua_i_message:
     on_incoming_message (self, nh, sip);
@@ -959,8 +964,10 @@ create_nua (PrlSipAgent *self, const char *url)
       NUTAG_APPL_METHOD ("MESSAGE, OPTIONS"),
       /* a separate tag: a three-method list in one string crashes the second nua_create()
        * of a process in msg_params_join() (sofia 1.12.11) */
-      NUTAG_APPL_METHOD ("REGISTER"), NUTAG_ENABLEMESSAGE (1), NUTAG_ENABLEINVITE (0),
-      NUTAG_AUTOANSWER (0), SIPTAG_ALLOW_STR ("MESSAGE, OPTIONS, REGISTER, NOTIFY"),
+      NUTAG_APPL_METHOD ("REGISTER"), NUTAG_ENABLEMESSAGE (1), NUTAG_ENABLEINVITE (c->invite),
+      NUTAG_AUTOANSWER (0),
+      SIPTAG_ALLOW_STR (c->invite ? "INVITE, ACK, BYE, CANCEL, MESSAGE, OPTIONS, REGISTER, NOTIFY"
+                                  : "MESSAGE, OPTIONS, REGISTER, NOTIFY"),
       /* No 100rel or timer: we are a MESSAGE UA (LIBRARIES.md §2). */
       SIPTAG_SUPPORTED (SIP_NONE),
       TAG_IF (c->user_agent != NULL, SIPTAG_USER_AGENT_STR (c->user_agent)),
@@ -988,6 +995,7 @@ prl_sip_agent_new (const PrlSipAgentConfig *config, const PrlSipAgentCallbacks *
   self->config.user_agent = g_strdup (config->user_agent);
   self->config.udp_retention_ms = config->udp_retention_ms;
   self->config.dedupe_size = config->dedupe_size;
+  self->config.invite = config->invite;
   if (cb != NULL)
     self->cb = *cb;
   self->user_data = user_data;
@@ -1034,9 +1042,26 @@ prl_sip_agent_new (const PrlSipAgentConfig *config, const PrlSipAgentCallbacks *
                  url != NULL ? url : config->bind_address);
     return NULL;
   }
+  if (config->invite) {
+    const char *host = config->bind_address != NULL ? config->bind_address : "127.0.0.1";
+    g_autofree char *tcp_contact
+        = config->tcp ? g_strdup_printf (strchr (host, ':') != NULL ? "<sip:[%s]:%u;transport=tcp>"
+                                                                     : "<sip:%s:%u;transport=tcp>",
+                                         host, self->port)
+                      : NULL;
+    self->invites = prl_sip_invites_new (self, self->nua, &self->stats, tcp_contact);
+    prl_sip_invites_set_callbacks (self->invites, cb, user_data);
+  }
   g_message ("SIP agent listening on %s%s%s", url, config->udp && config->tcp ? " (udp+tcp)" : "",
              config->outbound_proxy != NULL ? ", outbound proxy set" : "");
   return g_steal_pointer (&self);
+}
+
+PrlSipInvites *
+prl_sip_agent_invites (PrlSipAgent *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  return self->invites;
 }
 
 guint
@@ -1080,6 +1105,9 @@ prl_sip_agent_describe (PrlSipAgent *self)
   ADD (rx_notifies);
   ADD (rx_bad_reginfo);
   ADD (watches);
+  ADD (rx_invites);
+  ADD (tx_invites);
+  ADD (sessions);
 #undef ADD
   g_variant_builder_add (&b, "{st}", "port", (guint64)self->port);
   return g_variant_ref_sink (g_variant_builder_end (&b));
@@ -1094,6 +1122,8 @@ prl_sip_agent_free (PrlSipAgent *self)
     /* Not shut down by the caller: do it now, silently. nua_destroy() is only allowed
      * after nua_r_shutdown, hence the bounded wait (the timeout ends it after 3 s). */
     memset (&self->cb, 0, sizeof self->cb);
+    if (self->invites != NULL)
+      prl_sip_invites_set_callbacks (self->invites, NULL, NULL);
     if (!self->is_shutting_down)
       prl_sip_agent_shutdown (self, NULL, NULL);
     self->done = NULL;
@@ -1111,6 +1141,7 @@ prl_sip_agent_free (PrlSipAgent *self)
   g_clear_pointer (&self->watches, g_hash_table_unref);
   g_clear_pointer (&self->unwatching, g_hash_table_unref);
   g_clear_pointer (&self->fail_logged, g_hash_table_unref);
+  g_clear_pointer (&self->invites, prl_sip_invites_free);
   g_clear_pointer (&self->nua, nua_destroy);
   g_clear_pointer (&self->root, su_root_destroy);
   g_clear_pointer (&self->txns, g_hash_table_unref);

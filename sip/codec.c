@@ -93,7 +93,8 @@ prl_sip_codec_read (const sip_t *sip, GError **error)
 {
   if (sip == NULL || sip->sip_request == NULL)
     return refuse (error, "Not a SIP request");
-  if (sip->sip_request->rq_method != sip_method_message)
+  sip_method_t method = sip->sip_request->rq_method;
+  if (method != sip_method_message && method != sip_method_invite)
     return refuse (error, "Not a MESSAGE request");
   if (sip->sip_from == NULL)
     return refuse (error, "Missing or malformed From");
@@ -103,8 +104,8 @@ prl_sip_codec_read (const sip_t *sip, GError **error)
     return refuse (error, "Missing or malformed Call-ID");
   if (sip->sip_cseq == NULL)
     return refuse (error, "Missing or malformed CSeq");
-  if (sip->sip_cseq->cs_method != sip_method_message)
-    return refuse (error, "CSeq method is not MESSAGE");
+  if (sip->sip_cseq->cs_method != method)
+    return refuse (error, "CSeq method does not match the request");
 
   g_auto (TmpHome) tmp;
   tmp_home_init (&tmp);

@@ -13,7 +13,7 @@
 
 G_BEGIN_DECLS
 
-/* Converts a received MESSAGE request into (transfer full) a PrlSipMessage (txn 0, part 0).
+/* Converts a received MESSAGE (or INVITE: sip/invite.c) request into (transfer full) a PrlSipMessage (txn 0, part 0).
  * Fails with PRL_SIP_ERROR_MALFORMED, and a message fit for a 400 reason phrase, when the
  * request is not a MESSAGE or lacks a valid From, To, Call-ID or CSeq. is_udp comes from the
  * transport in the top Via. */

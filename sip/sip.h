@@ -43,6 +43,8 @@ typedef struct {
                              also the timeout of sent MESSAGEs (Timer F); 0 = sofia's 32 s */
   guint dedupe_size;      /* entries in the Call-ID+CSeq+From-tag dedupe cache, default 65536;
                              0 disables deduplication */
+  gboolean invite;        /* take and make INVITE sessions (chat over MSRP, sip/invite.c);
+                             default FALSE: INVITEs are refused by the stack */
 } PrlSipAgentConfig;
 
 /* Fills @c with the defaults above (strings owned by @c: free with prl_sip_agent_config_clear). */
@@ -70,6 +72,18 @@ typedef struct {
    * SIP URI). All borrowed. May be NULL. */
   void (*on_reginfo) (PrlSipAgent *agent, const char *aor, gboolean active, const char *contact,
                       gpointer user_data);
+  /* Sessions (config.invite): an INVITE arrived; @invite->txn is the session id to answer
+   * with prl_sip_agent_answer() (once); @invite->body is the offer (borrowed). May be NULL. */
+  void (*on_invite) (PrlSipAgent *agent, const PrlSipMessage *invite, gpointer user_data);
+  /* Final response to prl_sip_agent_invite(@session): @sdp the answer body of a 2xx (or NULL,
+   * @sdp_len bytes, borrowed). A local failure is 500, a timeout 408. After a non-2xx the
+   * session is gone. */
+  void (*on_invite_result) (PrlSipAgent *agent, guint64 session, guint status, const char *reason,
+                            const char *sdp, gsize sdp_len, gpointer user_data);
+  /* The session ended from the far side (BYE, CANCEL) or the stack (timeout, shutdown);
+   * never after prl_sip_agent_bye(). */
+  void (*on_session_end) (PrlSipAgent *agent, guint64 session, const char *reason,
+                          gpointer user_data);
 } PrlSipAgentCallbacks;
 
 typedef struct {
@@ -92,6 +106,9 @@ typedef struct {
   guint64 rx_notifies;      /* reg-event NOTIFYs received on our subscriptions */
   guint64 rx_bad_reginfo;   /* NOTIFY bodies the reginfo parser refused */
   guint64 watches;          /* AoRs watched (gauge) */
+  guint64 rx_invites;       /* INVITEs handed to on_invite */
+  guint64 tx_invites;       /* INVITEs sent */
+  guint64 sessions;         /* INVITE sessions alive (gauge) */
 } PrlSipAgentStats;
 
 /* Creates the stack and binds the configured transports, on the default GMainContext.
@@ -116,6 +133,19 @@ void prl_sip_agent_send (PrlSipAgent *agent, const PrlSipMessage *msg);
 void prl_sip_agent_watch (PrlSipAgent *agent, const char *aor);
 /* Ends the watch of @aor (unSUBSCRIBE, Expires 0); unknown AoRs are ignored. */
 void prl_sip_agent_unwatch (PrlSipAgent *agent, const char *aor);
+/* Sessions (config.invite; sip/invite.c). Sends an INVITE from @from to @to (bare URIs) with
+ * @sdp (application/sdp), Call-ID @call_id (NULL: sofia makes one) and @subject (or NULL).
+ * Returns the session id; the outcome comes through on_invite_result. */
+guint64 prl_sip_agent_invite (PrlSipAgent *agent, const char *from, const char *to,
+                              const char *call_id, const char *subject, const char *sdp);
+/* Answers the received INVITE @session: a 2xx with @sdp, or a failure (@sdp NULL; the session
+ * is then gone). Unknown or answered sessions are ignored. */
+void prl_sip_agent_answer (PrlSipAgent *agent, guint64 session, guint status, const char *reason,
+                           const char *sdp);
+/* Ends @session: BYE when established, CANCEL while our INVITE is unanswered, 480 for an
+ * unanswered received INVITE. No callback follows. Unknown sessions are ignored. */
+void prl_sip_agent_bye (PrlSipAgent *agent, guint64 session);
+
 /* (transfer none) counters, valid until the agent is freed. */
 const PrlSipAgentStats *prl_sip_agent_stats (PrlSipAgent *agent);
 /* (transfer full) a{st} snapshot of the stats for status dumps. */

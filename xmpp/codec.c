@@ -148,6 +148,17 @@ pick_by_lang (xmpp_stanza_t *stanza, const char *name, const char *stanza_lang)
 
 static const char *const known_types[] = { "normal", "chat", "headline", "groupchat", "error" };
 
+/* XEP-0085's five states; anything else in its namespace is ignored. */
+static gboolean
+is_chat_state (const char *name)
+{
+  static const char *const states[] = { "active", "composing", "paused", "inactive", "gone" };
+  for (gsize i = 0; i < G_N_ELEMENTS (states); i++)
+    if (g_strcmp0 (name, states[i]) == 0)
+      return TRUE;
+  return FALSE;
+}
+
 static char *
 normalize_type (const char *type)
 {
@@ -228,8 +239,19 @@ prl_xmpp_codec_read_message (xmpp_stanza_t *stanza, GError **error)
     if (!xmpp_stanza_is_tag (c))
       continue; /* character data between children is insignificant */
     const char *name = xmpp_stanza_get_name (c);
-    if (g_strcmp0 (xmpp_stanza_get_ns (c), PRL_XMPP_NS_CHATSTATES) == 0) {
+    const char *ns = xmpp_stanza_get_ns (c);
+    if (g_strcmp0 (ns, PRL_XMPP_NS_CHATSTATES) == 0) {
       msg->has_chat_state = TRUE;
+      if (msg->chat_state == NULL && is_chat_state (name))
+        msg->chat_state = g_strdup (name);
+    } else if (g_strcmp0 (ns, PRL_XMPP_NS_RECEIPTS) == 0) { /* XEP-0184 */
+      if (g_strcmp0 (name, "request") == 0) {
+        msg->receipt_request = TRUE;
+      } else if (g_strcmp0 (name, "received") == 0 && msg->receipt_id == NULL) {
+        const char *rid = xmpp_stanza_get_attribute (c, "id");
+        if (rid != NULL && *rid != '\0' && g_utf8_validate (rid, -1, NULL))
+          msg->receipt_id = g_strdup (rid);
+      }
     } else if (!in_stanza_ns (stanza, c)) {
       msg->has_payload = TRUE;
     } else if (g_strcmp0 (name, "body") == 0 || g_strcmp0 (name, "subject") == 0) {
@@ -308,8 +330,14 @@ prl_xmpp_codec_write_message (xmpp_ctx_t *ctx, const PrlXmppMessage *msg)
     add_child (stanza, "thread", NULL, msg->thread);
   if (msg->body != NULL)
     add_child (stanza, "body", NULL, msg->body);
-  if (msg->has_chat_state)
+  if (msg->chat_state != NULL && is_chat_state (msg->chat_state))
+    add_child (stanza, msg->chat_state, PRL_XMPP_NS_CHATSTATES, NULL);
+  else if (msg->has_chat_state)
     add_child (stanza, "active", PRL_XMPP_NS_CHATSTATES, NULL);
+  if (msg->receipt_request)
+    add_child (stanza, "request", PRL_XMPP_NS_RECEIPTS, NULL);
+  if (msg->receipt_id != NULL)
+    set_attr (add_child (stanza, "received", PRL_XMPP_NS_RECEIPTS, NULL), "id", msg->receipt_id);
   if (msg->delay_stamp != NULL) { /* XEP-0203: a flushed offline message */
     xmpp_stanza_t *delay = add_child (stanza, "delay", PRL_XMPP_NS_DELAY, NULL);
     set_attr (delay, "stamp", msg->delay_stamp);

@@ -16,6 +16,7 @@ G_BEGIN_DECLS
 #define PRL_XMPP_NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define PRL_XMPP_NS_CHATSTATES "http://jabber.org/protocol/chatstates"
 #define PRL_XMPP_NS_DELAY "urn:xmpp:delay"
+#define PRL_XMPP_NS_RECEIPTS "urn:xmpp:receipts"
 
 /* Decodes a <message/> (transfer full). Reads from, to, id, type (unknown values become
  * "normal", RFC 6121 §5.2.2), xml:lang, the first <subject/> and <body/> without xml:lang or

@@ -98,6 +98,20 @@ static const KeySpec schema[] = {
   { "offline", "lease_ms", T_UINT, "30000", 1000, 3600000, NULL },
   { "offline", "recheck_s", T_UINT, "30", 0, 86400, NULL },
   { "offline", "expire_interval_s", T_UINT, "60", 1, 86400, NULL },
+  /* [chat]: chat sessions over MSRP (mapping-docs/chat.md) */
+  { "chat", "enabled", T_BOOL, "false", 0, 0, NULL },
+  { "chat", "msrp_bind", T_STRING, "127.0.0.1", 0, 0, NULL },
+  { "chat", "msrp_port", T_UINT, "2855", 0, 65535, NULL },
+  { "chat", "msrp_host", T_STRING, "", 0, 0, NULL },
+  { "chat", "relay", T_STRING, "", 0, 0, NULL },
+  { "chat", "max_message_bytes", T_UINT, "131072", 256, 16777216, NULL },
+  { "chat", "chunk_bytes", T_UINT, "2048", 64, 65536, NULL },
+  { "chat", "idle_timeout_s", T_UINT, "600", 0, 86400, NULL },
+  { "chat", "queue_max", T_UINT, "64", 1, 10000, NULL },
+  { "chat", "max_sessions", T_UINT, "10000", 1, 1000000, NULL },
+  { "chat", "fallback_s", T_UINT, "3600", 0, 604800, NULL },
+  { "chat", "composing_refresh_s", T_UINT, "120", 10, 3600, NULL },
+  { "chat", "cpim", T_BOOL, "true", 0, 0, NULL },
 };
 
 typedef struct {
@@ -496,6 +510,38 @@ load_offline (Loader *l, PrlConfig *c)
     g_free (notice);
 }
 
+/* [chat]: the MSRP endpoint and the core's session policy (mapping-docs/chat.md §2). */
+static void
+load_chat (Loader *l, PrlConfig *c)
+{
+  PrlChatConfig *ch = &c->chat;
+  PrlCoreConfig *k = &c->core;
+  prl_msrp_config_init (&ch->msrp);
+  ch->enabled = get_bool (l, "chat", "enabled");
+  g_free (ch->msrp.bind_address);
+  ch->msrp.bind_address = get_string (l, "chat", "msrp_bind");
+  ch->msrp.port = get_uint (l, "chat", "msrp_port");
+  g_autofree char *host = get_string (l, "chat", "msrp_host");
+  g_free (ch->msrp.host);
+  ch->msrp.host = host != NULL && host[0] != '\0' ? g_steal_pointer (&host) : NULL;
+  g_autofree char *relay = get_string (l, "chat", "relay");
+  if (relay != NULL && relay[0] != '\0' && !g_str_has_prefix (relay, "msrp://"))
+    problem (l, "chat", "relay", "'%s' is not an msrp:// URI", relay);
+  g_free (ch->msrp.relay);
+  ch->msrp.relay = relay != NULL && relay[0] != '\0' ? g_steal_pointer (&relay) : NULL;
+  ch->msrp.max_message_size = get_uint (l, "chat", "max_message_bytes");
+  ch->msrp.chunk_size = get_uint (l, "chat", "chunk_bytes");
+  ch->max_size = ch->msrp.max_message_size;
+  k->chat_enabled = ch->enabled;
+  k->chat_idle_timeout_s = get_uint (l, "chat", "idle_timeout_s");
+  k->chat_queue_max = get_uint (l, "chat", "queue_max");
+  k->chat_max_sessions = get_uint (l, "chat", "max_sessions");
+  k->chat_fallback_s = get_uint (l, "chat", "fallback_s");
+  k->chat_composing_refresh_s = get_uint (l, "chat", "composing_refresh_s");
+  k->chat_cpim = get_bool (l, "chat", "cpim");
+  c->sip.invite = ch->enabled;
+}
+
 static void
 offline_config_clear (PrlOfflineConfig *o)
 {
@@ -569,6 +615,7 @@ prl_config_load_data (const char *name, const char *data, GError **error)
   load_core (&l, c);
   load_admin (&l, c);
   load_offline (&l, c);
+  load_chat (&l, c);
   if (l.n_problems > 0) {
     g_set_error_literal (error, PRL_CONFIG_ERROR, PRL_CONFIG_ERROR_INVALID, problems->str);
     return NULL;
@@ -615,5 +662,6 @@ prl_config_free (PrlConfig *config)
   prl_sip_agent_config_clear (&config->sip);
   prl_admin_config_clear (&config->admin);
   offline_config_clear (&config->offline);
+  prl_msrp_config_clear (&config->chat.msrp);
   g_free (config);
 }

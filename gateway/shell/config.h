@@ -11,6 +11,7 @@
 
 #include "gateway/core.h"
 #include "gateway/shell/admin.h"
+#include "sip/msrp.h"
 #include "sip/sip.h"
 #include "store/store.h"
 #include "xmpp/xmpp.h"
@@ -35,6 +36,13 @@ typedef struct {
   PrlStoreLimits limits;
 } PrlOfflineConfig;
 
+/* [chat]: the MSRP endpoint (sip/msrp.h); the session policy is in PrlConfig.core. */
+typedef struct {
+  gboolean enabled;
+  PrlMsrpConfig msrp;
+  guint64 max_size; /* a=max-size we advertise (= msrp.max_message_size) */
+} PrlChatConfig;
+
 typedef struct {
   char *path;
   GHashTable *values;   /* "group.key" -> effective value (text), every schema key */
@@ -44,6 +52,7 @@ typedef struct {
   PrlSipAgentConfig sip;
   PrlAdminConfig admin;
   PrlOfflineConfig offline;
+  PrlChatConfig chat;
 } PrlConfig;
 
 /* Loads and validates @path. (transfer full) on success; NULL with @error listing every

@@ -16,6 +16,7 @@
 #include "gateway/core.h"
 #include "gateway/shell/admin-log.h"
 #include "gateway/shell/admin.h"
+#include "gateway/shell/sessions.h"
 
 struct _PrlDaemon {
   PrlConfig *config;
@@ -31,6 +32,7 @@ struct _PrlDaemon {
   gint64 started_us, started_mono_us;
   PrlAdmin *admin; /* NULL when [admin] socket is empty or could not be created */
   PrlStore *store; /* the offline store (DESIGN.md §7); NULL when [offline] store = none */
+  PrlSessions *sessions; /* chat sessions over MSRP; NULL when [chat] enabled = false */
   gboolean is_freeing;
   PrlDaemonDoneFunc stop_done;
   gpointer stop_data;
@@ -342,6 +344,15 @@ execute (PrlDaemon *self, const PrlAction *a)
   case PRL_ACTION_SIP_UNWATCH:
     prl_sip_agent_unwatch (self->sip, a->aor);
     break;
+  case PRL_ACTION_CHAT_OPEN:
+  case PRL_ACTION_CHAT_ACCEPT:
+  case PRL_ACTION_CHAT_REJECT:
+  case PRL_ACTION_CHAT_SEND:
+  case PRL_ACTION_CHAT_REPORT:
+  case PRL_ACTION_CHAT_CLOSE:
+    if (self->sessions != NULL)
+      prl_sessions_execute (self->sessions, a);
+    break;
   }
 }
 
@@ -447,6 +458,41 @@ on_xmpp_presence (PrlXmppLink *link, const char *from, const char *to, gboolean 
   dispatch (user_data, &ev);
 }
 
+/* Chat sessions (gateway/shell/sessions.c): the agent's INVITE callbacks go there, and what
+ * it reports comes back as PRL_EVENT_CHAT_* from the main loop. */
+static void
+on_session_event (const PrlEvent *event, gpointer user_data)
+{
+  dispatch (user_data, event);
+}
+
+static void
+on_sip_invite (PrlSipAgent *agent, const PrlSipMessage *invite, gpointer user_data)
+{
+  PrlDaemon *self = user_data;
+  if (self->sessions != NULL)
+    prl_sessions_on_invite (self->sessions, invite);
+  else
+    prl_sip_agent_answer (agent, invite->txn, 488, "Chat sessions are not gatewayed", NULL);
+}
+
+static void
+on_sip_invite_result (PrlSipAgent *agent, guint64 session, guint status, const char *reason,
+                      const char *sdp, gsize sdp_len, gpointer user_data)
+{
+  PrlDaemon *self = user_data;
+  if (self->sessions != NULL)
+    prl_sessions_on_invite_result (self->sessions, session, status, reason, sdp, sdp_len);
+}
+
+static void
+on_sip_session_end (PrlSipAgent *agent, guint64 session, const char *reason, gpointer user_data)
+{
+  PrlDaemon *self = user_data;
+  if (self->sessions != NULL)
+    prl_sessions_on_session_end (self->sessions, session, reason);
+}
+
 static gboolean
 on_tick (gpointer user_data)
 {
@@ -461,7 +507,10 @@ prl_daemon_new (PrlConfig *config, GError **error)
   static const PrlSipAgentCallbacks sip_cb = { .on_message = on_sip_message,
                                                .on_response = on_sip_response,
                                                .on_register = on_sip_register,
-                                               .on_reginfo = on_sip_reginfo };
+                                               .on_reginfo = on_sip_reginfo,
+                                               .on_invite = on_sip_invite,
+                                               .on_invite_result = on_sip_invite_result,
+                                               .on_session_end = on_sip_session_end };
   static const PrlXmppLinkCallbacks xmpp_cb = { .on_message = on_xmpp_message,
                                                 .on_state = on_xmpp_state,
                                                 .on_presence = on_xmpp_presence };
@@ -486,6 +535,11 @@ prl_daemon_new (PrlConfig *config, GError **error)
   g_message ("SIP listening on %s:%u (%s%s%s)", config->sip.bind_address,
              prl_sip_agent_port (self->sip), config->sip.udp ? "udp" : "",
              config->sip.udp && config->sip.tcp ? "+" : "", config->sip.tcp ? "tcp" : "");
+  if (config->chat.enabled) {
+    self->sessions = prl_sessions_new (&config->chat, self->sip, on_session_event, self, error);
+    if (self->sessions == NULL)
+      return NULL;
+  }
   self->store = store_new (&config->offline);
   if (self->store != NULL) {
     prl_store_set_state_func (self->store, on_store_state, self);
@@ -549,6 +603,7 @@ prl_daemon_free (PrlDaemon *self)
   g_queue_clear_full (&self->due, g_free);
   g_queue_clear_full (&self->deferred, g_free);
   g_clear_pointer (&self->xmpp, prl_xmpp_link_free);
+  g_clear_pointer (&self->sessions, prl_sessions_free);
   g_clear_pointer (&self->sip, prl_sip_agent_free);
   g_clear_pointer (&self->core, prl_core_free);
   g_clear_pointer (&self->counters, g_hash_table_unref);

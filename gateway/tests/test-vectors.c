@@ -151,9 +151,10 @@ collect (const char *dir, GPtrArray *files)
   const char *name;
   while ((name = g_dir_read_name (d)) != NULL) {
     g_autofree char *path = g_build_filename (dir, name, NULL);
-    if (g_file_test (path, G_FILE_TEST_IS_DIR))
-      collect (path, files);
-    else if (g_str_has_suffix (name, ".vec"))
+    if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
+      if (strcmp (name, "msrp") != 0) /* msrp/ has its own runner: sip/tests */
+        collect (path, files);
+    } else if (g_str_has_suffix (name, ".vec"))
       g_ptr_array_add (files, g_steal_pointer (&path));
   }
 }

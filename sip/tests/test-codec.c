@@ -136,7 +136,7 @@ static const BadCase bad_cases[] = {
     "Missing or malformed CSeq" },
   { "cseq-method",
     HEAD "From: <sip:a@x>;tag=1\nTo: <sip:b@x>\nCall-ID: c\nCSeq: 1 INVITE\nContent-Length: 0\n\n",
-    "CSeq method is not MESSAGE" },
+    "CSeq method does not match the request" },
   { "not-message",
     "OPTIONS sip:b@x SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK-3\nFrom: <sip:a@x>;tag=1\n"
     "To: <sip:b@x>\nCall-ID: c\nCSeq: 1 OPTIONS\nContent-Length: 0\n\n",

@@ -468,6 +468,7 @@ stored_notice = {stored_notice}
 [admin]
 socket = {admin_socket}
 {admin_extra}
+{chat_extra}
 """
 
 
@@ -732,7 +733,7 @@ class Stack:
                       offline_store="none", redis_port=getattr(self, "redis_port", None) or 6379,
                       instance="it-%d" % os.getpid(), expiry_s=604800, quota_count=1000,
                       expire_interval_s=60, lease_ms=30000, stored_notice="", bounce_window_ms=200,
-                      reg_event="true")
+                      reg_event="true", chat_extra="")
         values.update(over)
         path = os.path.join(self.dir, "parley-%s.conf" % (_name or mode))
         with open(path, "w") as f:

@@ -149,9 +149,22 @@ static void
 test_read_payload (void)
 {
   g_autoptr (PrlXmppMessage) a = read_ok (
-      "<message from='a@b' to='c@d'><body>x</body><request xmlns='urn:xmpp:receipts'/></message>");
+      "<message from='a@b' to='c@d'><body>x</body><x xmlns='urn:other'/></message>");
   g_assert_true (a->has_payload);
   g_assert_false (a->has_chat_state);
+  /* XEP-0184 and XEP-0085 are read, not payload */
+  g_autoptr (PrlXmppMessage) r = read_ok (
+      "<message from='a@b' to='c@d'><body>x</body><request xmlns='urn:xmpp:receipts'/>"
+      "<composing xmlns='http://jabber.org/protocol/chatstates'/></message>");
+  g_assert_false (r->has_payload);
+  g_assert_true (r->receipt_request);
+  g_assert_cmpstr (r->chat_state, ==, "composing");
+  g_autoptr (PrlXmppMessage) k = read_ok (
+      "<message from='a@b' to='c@d'><received xmlns='urn:xmpp:receipts' id='m-1'/>"
+      "<bogus xmlns='http://jabber.org/protocol/chatstates'/></message>");
+  g_assert_cmpstr (k->receipt_id, ==, "m-1");
+  g_assert_true (k->has_chat_state);
+  g_assert_null (k->chat_state);
   /* a <body/> in a foreign namespace is payload, not the body */
   g_autoptr (PrlXmppMessage) b = read_ok (
       "<message xmlns='jabber:client' from='a@b' to='c@d'><body xmlns='urn:other'>no</body>"

@@ -1,0 +1,376 @@
+/* sip/msrp-session.c - what the stack does with frames: answers, binding, reassembly,
+ * transactions and REPORTs (RFC 4975 §5.4, §7.1-§7.3, §7.7).
+ *
+ * Incoming requests are matched to a session by the last URI of their To-Path (our session
+ * URI: §5.4, compared as §6.1 says); an unbound session is bound to the connection of its
+ * first frame, a session bound elsewhere answers 506. Transaction responses follow the
+ * Failure-Report of the request: "yes" (default) every outcome, "partial" errors only, "no"
+ * nothing. REPORTs are never answered. Outgoing chunks are built here, one at a time, when
+ * msrp-conn.c's round robin asks for the next one.
+ */
+#include "sip/msrp-internal.h"
+
+#include <string.h>
+
+void
+prl_msrp_out_free (gpointer p)
+{
+  PrlMsrpOut *o = p;
+  g_free (o->message_id);
+  g_free (o->content_type);
+  g_bytes_unref (o->body);
+  g_free (o);
+}
+
+void
+prl_msrp_txn_free (gpointer p)
+{
+  PrlMsrpTxn *t = p;
+  if (t->timer != 0)
+    g_source_remove (t->timer);
+  g_free (t->tid);
+  g_free (t->message_id);
+  g_free (t);
+}
+
+/* A message failed (>= 300): reported once, then forgotten. */
+static void
+out_fail (PrlMsrpStack *stack, PrlMsrpSession *s, PrlMsrpOut *o, guint status)
+{
+  if (s->conn != NULL)
+    prl_msrp_conn_unqueue_out (s->conn, o);
+  g_queue_remove (&s->waiting, o);
+  prl_msrp_notice_report (stack, s->id, o->message_id, status, FALSE);
+  g_hash_table_remove (s->outs, o->message_id);
+}
+
+static gboolean
+on_txn_timeout (gpointer data)
+{
+  PrlMsrpTxn *t = data;
+  PrlMsrpStack *stack = t->stack;
+  t->timer = 0;
+  PrlMsrpSession *s = prl_msrp_session_get (stack, t->session);
+  g_autofree char *mid = g_strdup (t->message_id);
+  g_hash_table_remove (stack->txns, t->tid);
+  PrlMsrpOut *o = s != NULL && mid != NULL ? g_hash_table_lookup (s->outs, mid) : NULL;
+  if (o != NULL)
+    out_fail (stack, s, o, 408);
+  return G_SOURCE_REMOVE;
+}
+
+void
+prl_msrp_txn_send (PrlMsrpStack *stack, PrlMsrpConn *conn, PrlMsrpFrame *frame,
+                   guint64 session, const char *message_id)
+{
+  PrlMsrpTxn *t = g_new0 (PrlMsrpTxn, 1);
+  t->tid = g_strdup (frame->tid);
+  t->session = session;
+  t->message_id = g_strdup (message_id);
+  t->conn = conn->id;
+  t->stack = stack;
+  t->timer = g_timeout_add (stack->config.transaction_timeout_ms, on_txn_timeout, t);
+  g_hash_table_replace (stack->txns, t->tid, t);
+  prl_msrp_conn_write_frame (conn, frame);
+}
+
+void
+prl_msrp_txns_drop_conn (PrlMsrpStack *stack, guint64 conn)
+{
+  GHashTableIter it;
+  gpointer v;
+  g_hash_table_iter_init (&it, stack->txns);
+  while (g_hash_table_iter_next (&it, NULL, &v))
+    if (((PrlMsrpTxn *)v)->conn == conn)
+      g_hash_table_iter_remove (&it);
+}
+
+/* A fresh tid whose end-line does not occur in @body (RFC 4975 §7.1). */
+static char *
+new_tid (PrlMsrpStack *stack, const guint8 *body, gsize len)
+{
+  for (;;) {
+    char *tid = prl_msrp_random_ident (PRL_MSRP_TID_LEN);
+    if (!g_hash_table_contains (stack->txns, tid) && !prl_msrp_body_has_end_line (body, len, tid))
+      return tid;
+    g_free (tid);
+  }
+}
+
+void
+prl_msrp_out_next_chunk (PrlMsrpStack *stack, PrlMsrpConn *conn, PrlMsrpOut *o)
+{
+  PrlMsrpSession *s = prl_msrp_session_get (stack, o->session);
+  g_assert (s != NULL);
+  gsize total = g_bytes_get_size (o->body);
+  const guint8 *data = g_bytes_get_data (o->body, NULL);
+  gsize n = MIN (stack->config.chunk_size, total - o->offset);
+  g_autofree char *tid = new_tid (stack, data + o->offset, n);
+  g_autoptr (PrlMsrpFrame) f = prl_msrp_frame_new_request (tid, "SEND");
+  prl_msrp_frame_add_header (f, "To-Path", s->to_path);
+  prl_msrp_frame_add_header (f, "From-Path", s->uri);
+  prl_msrp_frame_add_header (f, "Message-ID", o->message_id);
+  /* a chunk over 2048 octets must be interruptible: its range-end is "*" (§7.1) */
+  g_autofree char *range
+      = n > 2048 ? g_strdup_printf ("%" G_GSIZE_FORMAT "-*/%" G_GSIZE_FORMAT, o->offset + 1, total)
+                 : g_strdup_printf ("%" G_GSIZE_FORMAT "-%" G_GSIZE_FORMAT "/%" G_GSIZE_FORMAT,
+                                    o->offset + 1, o->offset + n, total);
+  prl_msrp_frame_add_header (f, "Byte-Range", range);
+  if (o->success_report)
+    prl_msrp_frame_add_header (f, "Success-Report", "yes");
+  prl_msrp_frame_add_header (f, "Content-Type", o->content_type);
+  prl_msrp_frame_set_body (f, data + o->offset, n);
+  o->offset += n;
+  f->flag = o->offset == total ? '$' : '+';
+  o->sent_last = f->flag == '$';
+  o->in_flight++;
+  stack->stats.tx_frames++;
+  prl_msrp_txn_send (stack, conn, f, s->id, o->message_id);
+}
+
+/* A bodiless SEND: the active side's first frame when nothing is queued (§5.4). */
+static void
+send_empty (PrlMsrpStack *stack, PrlMsrpSession *s)
+{
+  g_autofree char *tid = new_tid (stack, NULL, 0);
+  g_autoptr (PrlMsrpFrame) f = prl_msrp_frame_new_request (tid, "SEND");
+  g_autofree char *mid = prl_msrp_random_ident (PRL_MSRP_TID_LEN);
+  prl_msrp_frame_add_header (f, "To-Path", s->to_path);
+  prl_msrp_frame_add_header (f, "From-Path", s->uri);
+  prl_msrp_frame_add_header (f, "Message-ID", mid);
+  prl_msrp_frame_add_header (f, "Byte-Range", "1-0/0");
+  stack->stats.tx_frames++;
+  prl_msrp_txn_send (stack, s->conn, f, s->id, NULL);
+}
+
+void
+prl_msrp_session_up (PrlMsrpStack *stack, PrlMsrpSession *s, gboolean send_first)
+{
+  s->state = SESSION_UP;
+  if (s->timer != 0) {
+    g_source_remove (s->timer);
+    s->timer = 0;
+  }
+  if (send_first && g_queue_is_empty (&s->waiting))
+    send_empty (stack, s);
+  PrlMsrpOut *o;
+  while ((o = g_queue_pop_head (&s->waiting)) != NULL)
+    prl_msrp_conn_queue_out (s->conn, o);
+  prl_msrp_notice_connected (stack, s->id);
+}
+
+void
+prl_msrp_sessions_conn_up (PrlMsrpStack *stack, PrlMsrpConn *conn)
+{
+  GHashTableIter it;
+  gpointer k;
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (guint64));
+  g_hash_table_iter_init (&it, conn->sessions);
+  while (g_hash_table_iter_next (&it, &k, NULL))
+    g_array_append_val (ids, *(guint64 *)k);
+  for (guint i = 0; i < ids->len; i++) {
+    PrlMsrpSession *s = prl_msrp_session_get (stack, g_array_index (ids, guint64, i));
+    if (s != NULL && s->state == SESSION_CONNECTING)
+      prl_msrp_session_up (stack, s, TRUE);
+  }
+}
+
+/* Transaction response to @req, on @conn (§7.2): To-Path the previous hop, no body. */
+static void
+respond (PrlMsrpConn *conn, const PrlMsrpFrame *req, guint status, const char *our_uri)
+{
+  const char *fr = prl_msrp_frame_get (req, "Failure-Report");
+  if (strcmp (req->method, "REPORT") == 0 || g_strcmp0 (fr, "no") == 0
+      || (status == 200 && g_strcmp0 (fr, "partial") == 0))
+    return;
+  g_autofree char *prev = prl_msrp_path_first (prl_msrp_frame_get (req, "From-Path"));
+  if (prev == NULL)
+    return; /* nowhere to address it */
+  g_autoptr (PrlMsrpFrame) f
+      = prl_msrp_frame_new_response (req->tid, status, prl_msrp_status_phrase (status));
+  prl_msrp_frame_add_header (f, "To-Path", prev);
+  prl_msrp_frame_add_header (f, "From-Path", our_uri);
+  prl_msrp_conn_write_frame (conn, f);
+  conn->stack->stats.tx_frames++;
+}
+
+/* RFC 4975 a=accept-types matching: "*", "type/ *", or type/subtype, parameters ignored. */
+static gboolean
+type_accepted (char **accept, const char *content_type)
+{
+  if (accept == NULL)
+    return TRUE;
+  g_autofree char *t = g_strndup (content_type, strcspn (content_type, ";"));
+  g_strstrip (t);
+  const char *slash = strchr (t, '/');
+  for (guint i = 0; accept[i] != NULL; i++) {
+    const char *a = accept[i];
+    if (strcmp (a, "*") == 0 || g_ascii_strcasecmp (a, t) == 0)
+      return TRUE;
+    gsize al = strlen (a);
+    if (slash != NULL && al >= 2 && strcmp (a + al - 2, "/*") == 0
+        && (gsize)(slash - t) == al - 2 && g_ascii_strncasecmp (a, t, al - 2) == 0)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+static void
+on_send (PrlMsrpStack *stack, PrlMsrpConn *conn, PrlMsrpSession *s, PrlMsrpFrame *f)
+{
+  g_free (s->peer_from);
+  s->peer_from = g_strdup (prl_msrp_frame_get (f, "From-Path"));
+  const char *mid = prl_msrp_frame_get (f, "Message-ID");
+  const char *ct = prl_msrp_frame_get (f, "Content-Type");
+  if (f->body_dropped > 0) {
+    stack->stats.rx_too_large++;
+    respond (conn, f, 413, s->uri);
+    return;
+  }
+  if (f->body == NULL) { /* bodiless: binding or keep-alive only */
+    respond (conn, f, 200, s->uri);
+    return;
+  }
+  if (!type_accepted (stack->config.accept_types, ct)) {
+    respond (conn, f, 415, s->uri);
+    return;
+  }
+  g_autoptr (GByteArray) out = NULL;
+  g_autofree char *type = NULL;
+  switch (prl_msrp_reasm_add (s->reasm, mid, prl_msrp_frame_get (f, "Byte-Range"), f->flag, ct,
+                              &f->body, &out, &type)) {
+  case PRL_MSRP_REASM_PENDING:
+  case PRL_MSRP_REASM_ABORTED:
+    respond (conn, f, 200, s->uri);
+    break;
+  case PRL_MSRP_REASM_COMPLETE:
+    respond (conn, f, 200, s->uri);
+    stack->stats.rx_messages++;
+    prl_msrp_notice_message (stack, s->id, mid, type, g_steal_pointer (&out),
+                             g_strcmp0 (prl_msrp_frame_get (f, "Success-Report"), "yes") == 0);
+    break;
+  case PRL_MSRP_REASM_TOO_LARGE:
+    stack->stats.rx_too_large++;
+    respond (conn, f, 413, s->uri);
+    break;
+  case PRL_MSRP_REASM_INVALID:
+    stack->stats.rx_malformed++;
+    respond (conn, f, 400, s->uri);
+    break;
+  }
+}
+
+static void
+on_report (PrlMsrpStack *stack, PrlMsrpSession *s, PrlMsrpFrame *f)
+{
+  const char *mid = prl_msrp_frame_get (f, "Message-ID");
+  guint status = prl_msrp_status_parse (prl_msrp_frame_get (f, "Status"));
+  PrlMsrpOut *o = g_hash_table_lookup (s->outs, mid);
+  if (o != NULL && status >= 300) { /* a failure REPORT while chunks are still going out */
+    out_fail (stack, s, o, status);
+    return;
+  }
+  if (g_hash_table_remove (s->reports, mid))
+    prl_msrp_notice_report (stack, s->id, mid, status, TRUE);
+  /* REPORTs for unknown Message-IDs are ignored (§7.1.2) */
+}
+
+static void
+on_response (PrlMsrpStack *stack, PrlMsrpConn *conn, PrlMsrpFrame *f)
+{
+  if (prl_msrp_relay_on_response (stack, f))
+    return;
+  PrlMsrpTxn *t = g_hash_table_lookup (stack->txns, f->tid);
+  if (t == NULL || t->conn != conn->id)
+    return; /* late or unknown: nothing to do */
+  guint64 sid = t->session;
+  g_autofree char *mid = g_strdup (t->message_id);
+  g_hash_table_remove (stack->txns, f->tid);
+  PrlMsrpSession *s = prl_msrp_session_get (stack, sid);
+  if (s == NULL)
+    return;
+  if (mid == NULL) { /* our bodiless first SEND */
+    if (f->status == 481)
+      prl_msrp_session_end (stack, s, 503, "peer does not know the session (481)");
+    return;
+  }
+  PrlMsrpOut *o = g_hash_table_lookup (s->outs, mid);
+  if (o == NULL)
+    return;
+  if (f->status >= 300) {
+    out_fail (stack, s, o, f->status);
+    return;
+  }
+  o->in_flight--;
+  if (o->in_flight == 0 && o->sent_last) {
+    prl_msrp_notice_report (stack, s->id, mid, 200, FALSE);
+    if (o->success_report)
+      g_hash_table_add (s->reports, g_strdup (mid));
+    g_hash_table_remove (s->outs, mid);
+  }
+}
+
+/* The session named by the last URI of To-Path, compared as §6.1 says. */
+static PrlMsrpSession *
+match_session (PrlMsrpStack *stack, const PrlMsrpFrame *f, char **our_uri)
+{
+  g_autofree char *last = prl_msrp_path_last (prl_msrp_frame_get (f, "To-Path"));
+  g_autoptr (PrlMsrpUri) u = last != NULL ? prl_msrp_uri_parse (last, NULL) : NULL;
+  *our_uri = g_steal_pointer (&last);
+  if (u == NULL || u->session_id == NULL)
+    return NULL;
+  PrlMsrpSession *s = g_hash_table_lookup (stack->by_sid, u->session_id);
+  if (s == NULL)
+    return NULL;
+  g_autoptr (PrlMsrpUri) ours = prl_msrp_uri_parse (s->uri, NULL);
+  return prl_msrp_uri_equal (u, ours) ? s : NULL;
+}
+
+void
+prl_msrp_on_frame (PrlMsrpStack *stack, PrlMsrpConn *conn, PrlMsrpFrame *f)
+{
+  stack->stats.rx_frames++;
+  const char *reason = NULL;
+  guint bad = prl_msrp_frame_check (f, &reason);
+  if (!f->is_request) {
+    if (bad == 0)
+      on_response (stack, conn, f);
+    return;
+  }
+  g_autofree char *our_uri = NULL;
+  PrlMsrpSession *s = match_session (stack, f, &our_uri);
+  const char *from = s != NULL ? s->uri : our_uri != NULL ? our_uri : "msrp://invalid;tcp";
+  if (bad != 0) {
+    g_debug ("MSRP: malformed %s (%s)", f->method, reason);
+    stack->stats.rx_malformed++;
+    respond (conn, f, 400, from);
+    return;
+  }
+  gboolean send = strcmp (f->method, "SEND") == 0;
+  if (!send && strcmp (f->method, "REPORT") != 0) {
+    respond (conn, f, 501, from);
+    return;
+  }
+  if (s == NULL) {
+    stack->stats.rx_unknown_session++;
+    respond (conn, f, 481, from);
+    return;
+  }
+  if (s->conn == NULL && !s->active) {
+    /* the first frame binds a passive session to this connection (§5.4) */
+    s->conn = conn;
+    g_hash_table_add (conn->sessions, &s->id);
+    if (conn->timer != 0 && !conn->connecting) {
+      g_source_remove (conn->timer);
+      conn->timer = 0;
+    }
+    prl_msrp_session_up (stack, s, FALSE);
+  } else if (s->conn != conn) {
+    respond (conn, f, 506, from);
+    return;
+  }
+  if (send)
+    on_send (stack, conn, s, f);
+  else
+    on_report (stack, s, f);
+}

@@ -1,0 +1,209 @@
+#!/usr/bin/python3
+"""Chat sessions over MSRP end to end (DESIGN.md §6, mapping-docs/chat.md): slixmpp <-> the
+XMPP server <-> parleyd <-> Kamailio <-> msrp_peer.py (our RFC 4975 peer, written apart from
+parleyd's stack), directly and through Kamailio's msrp relay.
+
+XMPP-originated (§3): juliet's first chat stanza to alice makes parleyd INVITE alice with an
+MSRP offer; alice's peer answers, the stanzas held meanwhile arrive as SENDs in order, and
+alice's SENDs come back as chat stanzas with the session's thread. SIP-originated: bob's peer
+INVITEs juliet, parleyd answers 200 with its path at once; messages of 1 byte, 2 KiB, 100 KiB
+(chunked) and non-ASCII, one frame delivered one byte per write, two frames in one write, all
+arrive intact. Chat states both ways (§5), receipts both ways (§8), <gone/> <-> BYE (§6), the
+idle timeout, and a peer that refuses MSRP (488) getting page mode instead (§7). Then the
+same SIP-originated case with parleyd behind the relay (AUTH, Use-Path in a=path).
+tshark decodes parleyd's MSRP frames and each field is checked (msrp_capture.py)."""
+import secrets
+import time
+
+import harness as H
+import msrp_peer as P
+
+JULIET = "juliet@" + H.XMPP_DOMAIN
+ALICE = "alice@" + H.SIP_DOMAIN
+CS = "http://jabber.org/protocol/chatstates"
+RECEIPTS = "urn:xmpp:receipts"
+
+
+def chat_extra(msrp_port, relay=None, idle=600):
+    return ("[chat]\nenabled = true\nmsrp_bind = 127.0.0.1\nmsrp_port = %d\n"
+            "idle_timeout_s = %d\ncomposing_refresh_s = 10\n%s"
+            % (msrp_port, idle, "relay = msrp://127.0.0.1:%d;tcp\n" % relay if relay else ""))
+
+
+def has_state(m, state):
+    return m.get("xml") is not None and ("<%s xmlns=\"%s\"" % (state, CS) in m["xml"]
+                                         or ":%s xmlns" % state in m["xml"]
+                                         or ("}%s" % state) in m["xml"]
+                                         or ("<%s " % state) in m["xml"] and CS in m["xml"])
+
+
+def raw_message(frm, to, inner, mid=None, mtype="chat"):
+    return "<message from='%s' to='%s' type='%s'%s>%s</message>" % (
+        frm, to, mtype, " id='%s'" % mid if mid else "", inner)
+
+
+def xmpp_originated(st, jul, alice):
+    c = st.checks
+    H.log("XMPP->SIP: juliet's chat opens a session to alice")
+    jul.send(to=ALICE, id="c1", type="chat", body="hello over MSRP")
+    jul.send(to=ALICE, id="c2", type="chat", body="second – zweite ☕")
+    sess = alice.wait_session(10)
+    if not c.check(sess is not None, "alice got an INVITE from parleyd"):
+        return None
+    inv = sess.invite
+    c.check("TCP/MSRP" in sess.remote_sdp.decode(), "the INVITE offers m=message TCP/MSRP",
+            sess.remote_sdp)
+    c.check("a=setup:actpass" in sess.remote_sdp.decode(), "the offer says a=setup:actpass (RFC 6135)")
+    c.check(sess.remote.get("accept_types", [None])[0] == "message/cpim",
+            "message/cpim first in accept-types (RFC 4975 §13)", sess.remote.get("accept_types"))
+    c.check(inv is not None and "juliet" in (inv.h("from") or ""), "INVITE From is juliet",
+            inv and inv.h("from"))
+    m1 = sess.wait_message(lambda m: "hello over MSRP" in m.text, 10)
+    m2 = sess.wait_message(lambda m: "zweite" in m.text, 10)
+    c.check(m1 is not None and m2 is not None, "both held stanzas arrived as SENDs",
+            [m.text for m in sess.messages])
+    if m1 is not None and m2 is not None:
+        c.check(m1.time <= m2.time, "in order")
+        c.check(m1.ctype() in ("message/cpim", "text/plain"), "content type of the SEND", m1.ctype())
+    # alice answers in the session
+    H.log("SIP->XMPP in the same session")
+    sess.send_text("hi juliet – from MSRP")
+    got = jul.wait_message(lambda m: m["body"] == "hi juliet – from MSRP", 10)
+    if c.check(got is not None, "juliet got alice's SEND as a chat stanza"):
+        c.eq(got["type"], "chat", "type chat")
+        c.check(got["from"].startswith(ALICE), "from alice", got["from"])
+        c.check(bool(got["thread"]), "with a thread (the INVITE Call-ID)", got["thread"])
+    # chat states: alice composing -> juliet <composing/>
+    sess.send_iscomposing("active", refresh=60)
+    comp = jul.wait_message(lambda m: m["body"] is None and "composing" in (m["xml"] or ""), 10)
+    c.check(comp is not None, "isComposing active -> <composing/> to juliet")
+    # juliet composing -> isComposing active to alice
+    jul.raw(raw_message(JULIET + "/it", ALICE, "<composing xmlns='%s'/>" % CS))
+    ic = sess.wait_message(lambda m: "im-iscomposing" in m.ctype()
+                           or b"isComposing" in m.body, 10)
+    c.check(ic is not None, "<composing/> -> isComposing to alice",
+            [m.ctype() for m in sess.messages])
+    # receipts: juliet asks, alice's peer sends a success REPORT -> <received id='r1'/>
+    jul.raw(raw_message(JULIET + "/it", ALICE,
+                        "<body>receipt please</body><request xmlns='%s'/>" % RECEIPTS, mid="r1"))
+    rm = sess.wait_message(lambda m: "receipt please" in m.text, 10)
+    c.check(rm is not None and rm.success_report == "yes",
+            "<request/> -> Success-Report: yes", rm and rm.success_report)
+    rec = jul.wait_message(lambda m: "urn:xmpp:receipts" in (m["xml"] or "") and "r1" in m["xml"]
+                           and "received" in m["xml"], 10)
+    c.check(rec is not None, "success REPORT -> <received id='r1'/> to juliet")
+    # <gone/> -> BYE
+    jul.raw(raw_message(JULIET + "/it", ALICE, "<gone xmlns='%s'/>" % CS))
+    c.check(sess.wait_closed(10), "<gone/> -> BYE to alice")
+    return sess
+
+
+def sip_originated(st, jul, bob, tag, relay_port=None):
+    c = st.checks
+    H.log("[%s] SIP->XMPP: bob INVITEs juliet" % tag)
+    jul.messages.clear()
+    sess = bob.invite("sip:" + JULIET, timeout=10)
+    if not c.check(sess is not None and sess.established,
+                   "[%s] parleyd answered bob's INVITE 200 with SDP" % tag,
+                   sess and sess.sip_final and sess.sip_final.start):
+        return
+    ans = sess.remote_sdp.decode()
+    c.check("a=setup:passive" in ans or "a=setup:active" in ans,
+            "[%s] the answer has a=setup" % tag, ans)
+    path = sess.remote.get("path", [])
+    if relay_port:
+        c.check(len(path) == 2 and (":%d/" % relay_port) in path[0],
+                "[%s] a=path is the relay's Use-Path, then parleyd's URI (RFC 4976)" % tag, path)
+    else:
+        c.check(len(path) == 1, "[%s] a=path is parleyd's own URI" % tag, path)
+    cases = [("one byte", tag[0]), ("2 KiB", tag[0] * 2048),
+             ("100 KiB", tag + ("0123456789abcdef" * 6400)[len(tag):]),
+             ("non-ASCII", tag + " Grüße – 日本語 😀 <&>")]
+    for name, text in cases:
+        r = sess.send_text(text, chunk_size=2048 if len(text) > 2048 else None)
+        c.check(all(s == 200 for s in r.statuses), "[%s] %s: every chunk answered 200" % (tag, name),
+                r.statuses[:5])
+        got = jul.wait_message(lambda m: m["body"] == text, 15)
+        c.check(got is not None, "[%s] %s arrived intact at juliet" % (tag, name),
+                len(text))
+    text = tag + " delivered one byte per write"
+    sess.send_text(text, delivery="bytewise", byte_delay=0.0005)
+    c.check(jul.wait_message(lambda m: m["body"] == text, 15) is not None,
+            "[%s] a frame written one byte at a time" % tag)
+    a = P.W.request("SEND", sess.to_path, [sess.local_uri],
+                    [("Message-ID", P.W.new_id()), ("Byte-Range", "1-5/5")], b"first", "text/plain")
+    b = P.W.request("SEND", sess.to_path, [sess.local_uri],
+                    [("Message-ID", P.W.new_id()), ("Byte-Range", "1-6/6")], b"second", "text/plain")
+    sess.send_frames([a, b], delivery="together")
+    c.check(jul.wait_message(lambda m: m["body"] == "first", 10) is not None
+            and jul.wait_message(lambda m: m["body"] == "second", 10) is not None,
+            "[%s] two frames in one write" % tag)
+    # receipts SIP -> XMPP: Success-Report yes -> <request/>; juliet's <received/> -> REPORT
+    r = sess.send_text(tag + " confirm this", success_report="yes")
+    got = jul.wait_message(lambda m: m["body"] == tag + " confirm this", 10)
+    if c.check(got is not None and "urn:xmpp:receipts" in got["xml"],
+               "[%s] Success-Report -> <request/>" % tag, got and got["xml"]):
+        jul.raw(raw_message(JULIET + "/it", got["from"],
+                            "<received xmlns='%s' id='%s'/>" % (RECEIPTS, got["id"]),
+                            mid="ack-" + secrets.token_hex(2)))
+        rep = sess.wait_report(r.message_id, 10)
+        c.check(rep is not None and "200" in (rep.h("Status") or ""),
+                "[%s] <received/> -> REPORT 200" % tag, rep and rep.h("Status"))
+    # BYE -> <gone/>
+    bye = sess.bye()
+    c.check(bye == 200, "[%s] BYE answered 200" % tag, bye)
+    gone = jul.wait_message(lambda m: "gone" in (m["xml"] or "") and m["body"] is None, 10)
+    c.check(gone is not None, "[%s] BYE -> <gone/> to juliet" % tag)
+
+
+def refused(st, jul):
+    c = st.checks
+    H.log("a SIP user whose phone refuses MSRP gets page mode")
+    carol = P.SipMsrpPeer("carol", domain=H.SIP_DOMAIN, proxy=("127.0.0.1", st.kam_port))
+    PEERS.append(carol)
+    carol.answer_code = 488
+    c.eq(carol.register(), 200, "carol registered")
+    jul.send(to="carol@" + H.SIP_DOMAIN, id="f1", type="chat", body="fallback one")
+    jul.send(to="carol@" + H.SIP_DOMAIN, id="f2", type="chat", body="fallback two")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(carol.sip_messages) < 2:
+        time.sleep(0.1)
+    bodies = [m.text() for m in carol.sip_messages]
+    c.check(any("fallback one" in b for b in bodies) and any("fallback two" in b for b in bodies),
+            "after 488 both stanzas arrived as MESSAGEs", bodies)
+
+
+PEERS = []
+
+
+def body(st):
+    try:
+        run(st)
+    finally:
+        for p in PEERS:
+            p.close()
+
+
+def run(st):
+    st.start_xmpp()
+    relay_port = P.start_kamailio_with_relay(st)
+    msrp_port = H.free_port()
+    st.start_parleyd("direct", chat_extra=chat_extra(msrp_port))
+    jul = st.client("juliet", "it")
+    alice = P.SipMsrpPeer("alice", domain=H.SIP_DOMAIN, proxy=("127.0.0.1", st.kam_port))
+    bob = P.SipMsrpPeer("bob", domain=H.SIP_DOMAIN, proxy=("127.0.0.1", st.kam_port))
+    PEERS.extend([alice, bob])
+    st.checks.eq(alice.register(), 200, "alice registered")
+    st.checks.eq(bob.register(), 200, "bob registered")
+    xmpp_originated(st, jul, alice)
+    sip_originated(st, jul, bob, "direct")
+    refused(st, jul)
+    H.log("parleyd behind the Kamailio MSRP relay")
+    st.stop_parleyd()
+    st.start_parleyd("direct", tag="relay", chat_extra=chat_extra(msrp_port, relay=relay_port))
+    st.parley.wait_log("MSRP relay: authorised", 10)
+    sip_originated(st, jul, bob, "relay", relay_port)
+    st.checks.check(st.parley_alive(), "parleyd still running")
+
+
+H.run_test("chat", body)
