@@ -16,6 +16,10 @@
 
 #define MAX_RECEIPTS 4096    /* receipts we wait for, each way (oldest forgotten first) */
 #define MAX_FALLBACKS 10000  /* pairs remembered as "no MSRP" */
+#define MAX_RECENT 4096      /* delivered stanzas that a bounce may still name (§11) */
+#define RECENT_US (30 * US)  /* ... for this long */
+#define PUSH_LINGER_US (2 * US) /* a push session with nothing to send closes after this (§12) */
+#define PUSH_PREFIX "\001push\n" /* push chats' keys: no JID pair looks like it */
 #define US 1000000
 
 typedef enum {
@@ -38,7 +42,40 @@ typedef struct {
   gint64 last_us;              /* last traffic either way (idle timeout, §6) */
   gint64 composing_sent_us;    /* we told the peer "active" then; 0 = idle */
   gint64 peer_composing_until; /* the peer is composing until then; 0 = not */
+  gboolean told_offline;       /* the offline notice went into this session (§11) */
+  gboolean push;               /* an offline push session (§12): no XMPP side */
+  GQueue pushq;                /* Pushed* waiting for the push session to open */
+  guint inflight;              /* push: SENDs without an outcome yet */
 } Chat;
+
+/* A parked message for a push session (§12), with its flush token. */
+typedef struct {
+  PrlStoredMessage *m;
+  guint64 token;
+} Pushed;
+
+static void
+pushed_free (Pushed *p)
+{
+  prl_stored_message_free (p->m);
+  g_free (p);
+}
+
+/* A stanza a session delivered to XMPP, kept a while in case it bounces (§11). */
+typedef struct {
+  char *id;
+  guint64 chat_id;
+  PrlStoredMessage *park; /* what to park if it bounces as offline */
+  gint64 at_us;
+} Recent;
+
+static void
+recent_free (Recent *r)
+{
+  g_free (r->id);
+  prl_stored_message_free (r->park);
+  g_free (r);
+}
 
 /* A stanza held while the INVITE is pending, with its time of receipt (a fallback to page
  * mode parks it with that time, offline.md §3). */
@@ -57,8 +94,9 @@ held_free (Held *h)
 /* A message we sent on a session, until its transaction outcome (§4: fallback on failure). */
 typedef struct {
   guint64 chat_id;
-  PrlXmppMessage *orig; /* the stanza, for page-mode fallback and the receipt */
+  PrlXmppMessage *orig; /* the stanza, for page-mode fallback and the receipt (NULL: push) */
   gint64 received_us;
+  guint64 push_token;   /* push (§12): the flush token to report to offline.c */
 } Sent;
 
 /* A receipt we wait for: XMPP <request/> -> our SEND (by token), or MSRP Success-Report ->
@@ -82,6 +120,8 @@ struct _PrlChat {
   GHashTable *receipts; /* key -> Receipt* (owned) */
   GQueue receipt_order; /* Receipt keys (borrowed), oldest first */
   PrlOfflineLru *fallback; /* pair key -> until_us */
+  GHashTable *recent;   /* xmpp id -> Recent* (owned) */
+  GQueue recent_order;  /* Recent* (borrowed), oldest first */
 };
 
 static void
@@ -94,13 +134,15 @@ chat_free (Chat *c)
   g_free (c->remote_uri);
   g_free (c->thread);
   g_queue_clear_full (&c->queue, (GDestroyNotify)held_free);
+  g_queue_clear_full (&c->pushq, (GDestroyNotify)pushed_free);
   g_free (c);
 }
 
 static void
 sent_free (Sent *s)
 {
-  prl_xmpp_message_free (s->orig);
+  if (s->orig != NULL)
+    prl_xmpp_message_free (s->orig);
   g_free (s);
 }
 
@@ -129,6 +171,8 @@ prl_chat_new (const PrlCoreConfig *config, const PrlChatHost *host, gpointer cor
       = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)receipt_free);
   g_queue_init (&self->receipt_order);
   self->fallback = prl_offline_lru_new (MAX_FALLBACKS);
+  self->recent = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)recent_free);
+  g_queue_init (&self->recent_order);
   return self;
 }
 
@@ -143,6 +187,8 @@ prl_chat_free (PrlChat *self)
   g_queue_clear (&self->receipt_order);
   g_hash_table_unref (self->receipts);
   prl_offline_lru_free (self->fallback);
+  g_queue_clear (&self->recent_order);
+  g_hash_table_unref (self->recent);
   g_free (self);
 }
 
@@ -254,7 +300,7 @@ send_xmpp (GPtrArray *out, PrlXmppMessage *m)
 static void
 send_chat_state (PrlChat *self, Chat *c, const char *state, GPtrArray *out)
 {
-  if (!self->host.link_up (self->core))
+  if (c->jid == NULL || !self->host.link_up (self->core))
     return;
   PrlXmppMessage *m = to_xmpp (self, c);
   m->has_chat_state = TRUE;
@@ -317,6 +363,8 @@ send_text (PrlChat *self, Chat *c, const PrlXmppMessage *m, gint64 received_us, 
   count (out, "chat_out_messages");
 }
 
+static void send_push (PrlChat *self, Chat *c, Pushed *p, gint64 now_us, GPtrArray *out);
+
 /* Held stanzas go in page mode, each as received at its own time. */
 static void
 page_held (PrlChat *self, Chat *c, GPtrArray *out)
@@ -325,6 +373,18 @@ page_held (PrlChat *self, Chat *c, GPtrArray *out)
   while ((h = g_queue_pop_head (&c->queue)) != NULL) {
     self->host.page (self->core, h->m, h->received_us, out);
     held_free (h);
+  }
+}
+
+/* §12: parked messages waiting for a push session that will not open go as MESSAGEs. */
+static void
+push_fallback (PrlChat *self, Chat *c, gint64 now_us, GPtrArray *out)
+{
+  Pushed *p;
+  while ((p = g_queue_pop_head (&c->pushq)) != NULL) {
+    if (!self->host.send_parked (self->core, p->m, p->token, out))
+      self->host.pushed (self->core, p->token, FALSE, now_us, out);
+    pushed_free (p);
   }
 }
 
@@ -337,6 +397,7 @@ close_chat (PrlChat *self, Chat *c, gboolean tell_xmpp, const char *counter, gin
   if (tell_xmpp && c->state == CHAT_ACTIVE)
     send_chat_state (self, c, "gone", out);
   page_held (self, c, out);
+  push_fallback (self, c, now_us, out);
   count (out, counter);
   chat_remove (self, c);
 }
@@ -470,8 +531,8 @@ on_invite (PrlChat *self, const PrlChatEvent *e, gint64 now_us, GPtrArray *out)
   const char *target = inv->request_uri != NULL ? inv->request_uri : inv->to;
   if (!cfg->chat_enabled) {
     status = 488, reason = "Chat sessions are not gatewayed";
-  } else if (!self->host.link_up (self->core)) {
-    status = 480, reason = "XMPP link down";
+  } else if (!self->host.link_up (self->core) && !self->host.can_park (self->core)) {
+    status = 480, reason = "XMPP link down"; /* with a store the messages are parked (§11) */
   } else if (inv->from == NULL || target == NULL
              || !prl_addr_sip_to_xmpp (cfg, inv->from, target, &from_jid, &to_jid, &aerr)) {
     status = aerr.sip_status >= 400 && aerr.sip_status <= 699 ? aerr.sip_status : 400;
@@ -507,6 +568,93 @@ on_invite (PrlChat *self, const PrlChatEvent *e, gint64 now_us, GPtrArray *out)
   PrlAction *a = chat_action (out, PRL_ACTION_CHAT_ACCEPT, c->id);
   a->chat.txn = txn;
   count (out, "chat_in_sessions");
+}
+
+/* What a chat message from the SIP user is when it has to wait in the store (§11). */
+static PrlStoredMessage *
+stored_from (Chat *c, const PrlXmppMessage *m, const PrlChatEvent *e, gint64 now_us)
+{
+  PrlStoredMessage *s = prl_stored_message_new ();
+  s->to = bare (c->jid);
+  s->original_to = g_strdup (c->local_uri);
+  s->from = g_strdup (c->gw_jid);
+  s->kind = g_strdup ("chat");
+  s->content_type = g_strdup (PRL_MESSAGE_MAP_CONTENT_TYPE);
+  s->body = g_strdup (m->body);
+  s->body_len = strlen (m->body);
+  s->subject = g_strdup (m->subject);
+  s->thread = g_strdup (c->thread);
+  s->origin = g_strdup ("sip");
+  s->original_id = g_strdup (e->message_id);
+  s->received_us = now_us;
+  return s;
+}
+
+/* §11: the configured text, once per session, as if the XMPP user had said it. */
+static void
+offline_notice (PrlChat *self, Chat *c, gint64 now_us, GPtrArray *out)
+{
+  const char *text = self->config->chat_offline_notice;
+  if (c->told_offline || text == NULL || *text == '\0')
+    return;
+  c->told_offline = TRUE;
+  send_msrp (self, c, PRL_MESSAGE_MAP_CONTENT_TYPE, text, strlen (text), FALSE, now_us, out);
+  count (out, "chat_offline_notices");
+}
+
+static void
+recent_add (PrlChat *self, const char *id, guint64 chat_id, PrlStoredMessage *park, gint64 now_us)
+{
+  Recent *r = g_new0 (Recent, 1);
+  r->id = g_strdup (id);
+  r->chat_id = chat_id;
+  r->park = park;
+  r->at_us = now_us;
+  Recent *old = g_hash_table_lookup (self->recent, id);
+  if (old != NULL) {
+    g_queue_remove (&self->recent_order, old);
+    g_hash_table_remove (self->recent, id);
+  }
+  g_hash_table_insert (self->recent, r->id, r);
+  g_queue_push_tail (&self->recent_order, r);
+  while (self->recent_order.length > MAX_RECENT) {
+    Recent *oldest = g_queue_pop_head (&self->recent_order);
+    g_hash_table_remove (self->recent, oldest->id);
+  }
+}
+
+static gboolean
+is_offline_condition (const char *condition)
+{
+  static const char *const offline[] = { "recipient-unavailable", "service-unavailable",
+                                         "remote-server-timeout", "remote-server-not-found" };
+  for (gsize i = 0; i < G_N_ELEMENTS (offline); i++)
+    if (g_strcmp0 (condition, offline[i]) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+gboolean
+prl_chat_on_xmpp_error (PrlChat *self, const PrlXmppMessage *m, gint64 now_us, GPtrArray *out)
+{
+  if (self == NULL || m->id == NULL)
+    return FALSE;
+  Recent *r = g_hash_table_lookup (self->recent, m->id);
+  if (r == NULL)
+    return FALSE;
+  g_queue_remove (&self->recent_order, r);
+  g_hash_table_steal (self->recent, m->id);
+  if (is_offline_condition (m->error_condition) && self->host.can_park (self->core)) {
+    self->host.park (self->core, g_steal_pointer (&r->park), now_us, out);
+    Chat *c = g_hash_table_lookup (self->by_id, &r->chat_id);
+    if (c != NULL)
+      offline_notice (self, c, now_us, out);
+    count (out, "chat_in_parked");
+  } else {
+    count (out, "chat_in_bounced");
+  }
+  recent_free (r);
+  return TRUE;
 }
 
 /* A complete MSRP message from the SIP user (§4, §5). */
@@ -546,15 +694,25 @@ on_recv (PrlChat *self, Chat *c, const PrlChatEvent *e, gint64 now_us, GPtrArray
     count (out, "chat_in_rejected_body"); /* already answered by the MSRP stack */
     return;
   }
-  if (!self->host.link_up (self->core)) {
-    count (out, "chat_in_dropped_link_down");
-    return;
-  }
   PrlXmppMessage *m = to_xmpp (self, c);
   m->id = g_strdup_printf ("%s-%" G_GUINT64_FORMAT, self->config->id_prefix,
                            self->host.next_seq (self->core));
   m->body = g_steal_pointer (&text);
   m->subject = g_steal_pointer (&cpim_subject);
+  gboolean parkable = self->config->offline_enabled && self->host.can_park (self->core);
+  if (!self->host.link_up (self->core)) {
+    if (parkable) { /* §11: nobody on the XMPP side: park, and say so in the session */
+      self->host.park (self->core, stored_from (c, m, e, now_us), now_us, out);
+      offline_notice (self, c, now_us, out);
+      count (out, "chat_in_parked");
+    } else {
+      count (out, "chat_in_dropped_link_down");
+    }
+    prl_xmpp_message_free (m);
+    return;
+  }
+  if (parkable)
+    recent_add (self, m->id, c->id, stored_from (c, m, e, now_us), now_us);
   m->has_chat_state = TRUE;
   m->chat_state = g_strdup ("active"); /* XEP-0085: a message ends "composing" */
   c->peer_composing_until = 0;
@@ -580,7 +738,12 @@ on_opened (PrlChat *self, Chat *c, const PrlChatEvent *e, gint64 now_us, GPtrArr
   c->peer_cpim = e->peer_cpim;
   c->peer_composing = e->peer_composing;
   c->last_us = now_us;
-  count (out, "chat_out_sessions");
+  count (out, c->push ? "chat_push_opened" : "chat_out_sessions");
+  Pushed *p;
+  while ((p = g_queue_pop_head (&c->pushq)) != NULL) {
+    send_push (self, c, p, now_us, out);
+    pushed_free (p);
+  }
   Held *h;
   while ((h = g_queue_pop_head (&c->queue)) != NULL) {
     send_text (self, c, h->m, h->received_us, now_us, out);
@@ -599,10 +762,11 @@ refuses_msrp (guint status)
 static void
 on_failed (PrlChat *self, Chat *c, const PrlChatEvent *e, gint64 now_us, GPtrArray *out)
 {
-  if (refuses_msrp (e->status) && self->config->chat_fallback_s > 0)
+  if ((refuses_msrp (e->status) || c->push) && self->config->chat_fallback_s > 0)
     prl_offline_lru_put (self->fallback, c->key,
                          now_us + (gint64)self->config->chat_fallback_s * US);
   page_held (self, c, out); /* page mode parks them on 480/404/408 (§7) */
+  push_fallback (self, c, now_us, out); /* §12: MESSAGEs after all */
   count (out, "chat_out_invite_failed");
   chat_remove (self, c);
 }
@@ -634,6 +798,15 @@ on_sent (PrlChat *self, const PrlChatEvent *e, gint64 now_us, GPtrArray *out)
     return; /* isComposing, or already settled */
   g_free (k);
   Chat *c = g_hash_table_lookup (self->by_id, &s->chat_id);
+  if (s->orig == NULL) { /* §12: a pushed parked message; offline.c acks or stops its flush */
+    if (c != NULL && c->inflight > 0)
+      c->inflight--;
+    self->host.pushed (self->core, s->push_token, e->status < 300, now_us, out);
+    if (e->status >= 300 && c != NULL)
+      close_chat (self, c, FALSE, "chat_closed_send_failed", now_us, out);
+    sent_free (s);
+    return;
+  }
   if (e->status < 300) {
     count (out, "chat_out_delivered");
     if (s->orig->receipt_request && s->orig->id != NULL && c != NULL) {
@@ -695,6 +868,112 @@ prl_chat_on_event (PrlChat *self, const PrlEvent *event, GPtrArray *out)
   }
 }
 
+/* ---------------------------------------------------------------- offline push (§12) */
+
+/* "sip:offline@DOMAIN", DOMAIN the host of @from (a gateway domain): who opens the session. */
+static char *
+push_identity (const char *from)
+{
+  const char *at = from != NULL ? strchr (from, '@') : NULL;
+  if (at == NULL)
+    return NULL;
+  g_autofree char *host = g_strndup (at + 1, strcspn (at + 1, ";>?"));
+  return *host != '\0' ? g_strdup_printf ("sip:offline@%s", host) : NULL;
+}
+
+/* One parked message as message/sip: the MESSAGE it would have been (OMA IM Appendix K). */
+static char *
+as_message_sip (const PrlStoredMessage *m, gsize *len)
+{
+  g_autofree char *date = prl_offline_format_http_date (m->received_us);
+  GString *s = g_string_new (NULL);
+  g_string_append_printf (s, "MESSAGE %s SIP/2.0\r\nFrom: <%s>\r\nTo: <%s>\r\n", m->to, m->from,
+                          m->to);
+  if (m->original_id != NULL && prl_message_map_header_is_safe (m->original_id))
+    g_string_append_printf (s, "Call-ID: %s\r\n", m->original_id);
+  g_string_append_printf (s, "Date: %s\r\n", date);
+  if (m->subject != NULL)
+    g_string_append_printf (s, "Subject: %s\r\n", m->subject);
+  g_string_append_printf (s, "Content-Type: %s\r\nContent-Length: %" G_GSIZE_FORMAT "\r\n\r\n",
+                          PRL_MESSAGE_MAP_CONTENT_TYPE, m->body_len);
+  g_string_append_len (s, m->body != NULL ? m->body : "", (gssize)m->body_len);
+  *len = s->len;
+  return g_string_free (s, FALSE);
+}
+
+static void
+send_push (PrlChat *self, Chat *c, Pushed *p, gint64 now_us, GPtrArray *out)
+{
+  const PrlStoredMessage *m = p->m;
+  PrlAction *a = chat_action (out, PRL_ACTION_CHAT_SEND, c->id);
+  a->chat.token = self->host.next_seq (self->core);
+  if (self->config->offline_push == PRL_OFFLINE_PUSH_MSRP_SIP) {
+    a->chat.content_type = g_strdup ("message/sip");
+    a->chat.body = as_message_sip (m, &a->chat.len);
+  } else {
+    g_autofree char *stamp = prl_offline_format_stamp (m->received_us);
+    const char *id = m->original_id != NULL && prl_message_map_header_is_safe (m->original_id)
+                         ? m->original_id
+                         : NULL;
+    a->chat.content_type = g_strdup ("message/cpim");
+    a->chat.body = prl_cpim_build_full (m->from, m->to, stamp, m->subject, id,
+                                        PRL_MESSAGE_MAP_CONTENT_TYPE, m->body, m->body_len,
+                                        &a->chat.len);
+  }
+  Sent *sent = g_new0 (Sent, 1);
+  sent->chat_id = c->id;
+  sent->push_token = p->token;
+  guint64 *k = g_new (guint64, 1);
+  *k = a->chat.token;
+  g_hash_table_insert (self->sent, k, sent);
+  c->inflight++;
+  c->last_us = now_us;
+  count (out, "chat_push_messages");
+}
+
+gboolean
+prl_chat_push (PrlChat *self, const PrlStoredMessage *m, guint64 token, gint64 now_us,
+               GPtrArray *out)
+{
+  const PrlCoreConfig *cfg = self != NULL ? self->config : NULL;
+  if (cfg == NULL || cfg->offline_push == PRL_OFFLINE_PUSH_MESSAGE || !cfg->chat_enabled
+      || m->owner == NULL || m->to == NULL || m->from == NULL
+      || !prl_message_map_header_is_safe (m->to) || !prl_message_map_header_is_safe (m->from)
+      || (m->subject != NULL && !prl_message_map_header_is_safe (m->subject)))
+    return FALSE;
+  g_autofree char *key = g_strconcat (PUSH_PREFIX, m->owner, NULL);
+  Chat *c = g_hash_table_lookup (self->by_key, key);
+  if (c == NULL) {
+    g_autofree char *me = push_identity (m->from);
+    if (me == NULL || in_fallback (self, key, now_us)
+        || g_hash_table_size (self->by_key) >= cfg->chat_max_sessions)
+      return FALSE; /* MESSAGEs, as without push */
+    c = chat_add (self, g_steal_pointer (&key), self->host.next_seq (self->core));
+    c->state = CHAT_INVITING;
+    c->push = TRUE;
+    c->local_uri = g_steal_pointer (&me);
+    c->remote_uri = g_strdup (m->to);
+    c->thread = g_strdup_printf ("%s-push-%" G_GUINT64_FORMAT "@parley", cfg->id_prefix, c->id);
+    c->last_us = now_us;
+    PrlAction *a = chat_action (out, PRL_ACTION_CHAT_OPEN, c->id);
+    a->chat.from = g_strdup (c->local_uri);
+    a->chat.to = g_strdup (c->remote_uri);
+    a->chat.call_id = g_strdup (c->thread);
+    a->chat.subject = g_strdup ("Messages stored while you were offline");
+    count (out, "chat_push_sessions");
+  }
+  Pushed *p = g_new0 (Pushed, 1);
+  p->m = prl_stored_message_dup (m);
+  p->token = token;
+  if (c->state == CHAT_ACTIVE) {
+    send_push (self, c, p, now_us, out);
+    pushed_free (p);
+  } else {
+    g_queue_push_tail (&c->pushq, p);
+  }
+  return TRUE;
+}
+
 /* ---------------------------------------------------------------- housekeeping */
 
 void
@@ -721,18 +1000,20 @@ prl_chat_on_unavailable (PrlChat *self, const char *jid, gint64 now_us, GPtrArra
 void
 prl_chat_on_link_down (PrlChat *self, gint64 now_us, GPtrArray *out)
 {
-  if (self == NULL)
+  /* §6, §11: with a store, sessions stay and what the SIP users say is parked */
+  if (self == NULL || (self->config->offline_enabled && self->host.can_park (self->core)))
     return;
   GList *all = g_hash_table_get_values (self->by_key);
   for (GList *l = all; l != NULL; l = l->next)
-    close_chat (self, l->data, FALSE, "chat_closed_link_down", now_us, out);
+    if (!((Chat *)l->data)->push)
+      close_chat (self, l->data, FALSE, "chat_closed_link_down", now_us, out);
   g_list_free (all);
 }
 
 void
 prl_chat_on_tick (PrlChat *self, gint64 now_us, GPtrArray *out)
 {
-  if (self == NULL || g_hash_table_size (self->by_key) == 0)
+  if (self == NULL || (g_hash_table_size (self->by_key) == 0 && self->recent_order.length == 0))
     return;
   const PrlCoreConfig *cfg = self->config;
   gint64 idle = (gint64)cfg->chat_idle_timeout_s * US;
@@ -745,6 +1026,11 @@ prl_chat_on_tick (PrlChat *self, gint64 now_us, GPtrArray *out)
     Chat *c = v;
     if (c->state != CHAT_ACTIVE)
       continue;
+    if (c->push) { /* §12: done when nothing is in flight and the flush sent nothing new */
+      if (c->inflight == 0 && now_us - c->last_us >= PUSH_LINGER_US)
+        g_ptr_array_add (ending, c);
+      continue;
+    }
     if (idle > 0 && now_us - c->last_us >= idle) {
       g_ptr_array_add (ending, c);
       continue;
@@ -761,7 +1047,15 @@ prl_chat_on_tick (PrlChat *self, gint64 now_us, GPtrArray *out)
       send_chat_state (self, c, "active", out); /* the peer's "active" lapsed: idle */
     }
   }
-  for (guint i = 0; i < ending->len; i++) /* §6: idle timeout -> BYE and <gone/> */
-    close_chat (self, g_ptr_array_index (ending, i), TRUE, "chat_closed_idle", now_us, out);
+  for (guint i = 0; i < ending->len; i++) { /* §6: idle timeout -> BYE and <gone/> */
+    Chat *c = g_ptr_array_index (ending, i);
+    close_chat (self, c, !c->push, c->push ? "chat_push_closed" : "chat_closed_idle", now_us, out);
+  }
   g_ptr_array_free (ending, TRUE);
+  /* §11: deliveries too old to bounce now */
+  Recent *r;
+  while ((r = g_queue_peek_head (&self->recent_order)) != NULL && now_us - r->at_us > RECENT_US) {
+    g_queue_pop_head (&self->recent_order);
+    g_hash_table_remove (self->recent, r->id);
+  }
 }

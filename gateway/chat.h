@@ -22,6 +22,15 @@ typedef struct {
   /* Sends @m XMPP -> SIP in page mode (fallback: a refused INVITE, a failed SEND). */
   void (*page) (gpointer core, const PrlXmppMessage *m, gint64 now_us, GPtrArray *out);
   gboolean (*link_up) (gpointer core);
+  /* offline storage (chat.md §11, §12) */
+  gboolean (*can_park) (gpointer core);
+  /* parks @m (transfer full) for an offline XMPP user; nobody is answered */
+  void (*park) (gpointer core, PrlStoredMessage *m, gint64 now_us, GPtrArray *out);
+  /* sends parked @m as a SIP MESSAGE (the push session could not be opened) */
+  gboolean (*send_parked) (gpointer core, const PrlStoredMessage *m, guint64 token,
+                           GPtrArray *out);
+  /* the parked message @token went out over a push session (@ok) or failed */
+  void (*pushed) (gpointer core, guint64 token, gboolean ok, gint64 now_us, GPtrArray *out);
 } PrlChatHost;
 
 PrlChat *prl_chat_new (const PrlCoreConfig *config, const PrlChatHost *host, gpointer core);
@@ -35,6 +44,13 @@ gboolean prl_chat_on_xmpp_control (PrlChat *chat, const PrlXmppMessage *m, gint6
  * TRUE when it goes (or waits to go) over a session; FALSE: send it in page mode. */
 gboolean prl_chat_on_xmpp_message (PrlChat *chat, const PrlXmppMessage *m, const char *from_uri,
                                    const char *to_uri, gint64 now_us, GPtrArray *out);
+/* An XMPP error stanza: TRUE when it bounces a message a session delivered (chat.md §11). */
+gboolean prl_chat_on_xmpp_error (PrlChat *chat, const PrlXmppMessage *m, gint64 now_us,
+                                 GPtrArray *out);
+/* A flush delivers parked @m to a SIP user: TRUE when it goes over an MSRP push session
+ * (offline_push, chat.md §12); the outcome comes back through host.pushed (@token). */
+gboolean prl_chat_push (PrlChat *chat, const PrlStoredMessage *m, guint64 token, gint64 now_us,
+                        GPtrArray *out);
 /* The PRL_EVENT_CHAT_* events. */
 void prl_chat_on_event (PrlChat *chat, const PrlEvent *event, GPtrArray *out);
 /* Unavailable presence from @jid: its chats end. */

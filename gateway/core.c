@@ -83,6 +83,7 @@ struct _PrlCore {
   const PrlCoreConfig *config_ref; /* &config, for offline.c */
   PrlOffline *offline;             /* offline policy state (offline.c) */
   PrlChat *chat;                   /* chat sessions (chat.c) */
+  gint64 now_us;                   /* the current event's time (for paths without one) */
 };
 
 /* ---------------------------------------------------------------- configuration */
@@ -130,6 +131,8 @@ prl_core_config_init (PrlCoreConfig *config)
   config->chat_fallback_s = 3600;
   config->chat_composing_refresh_s = 120;
   config->chat_cpim = TRUE;
+  config->chat_offline_notice = NULL;
+  config->offline_push = PRL_OFFLINE_PUSH_MESSAGE;
 }
 
 void
@@ -143,6 +146,7 @@ prl_core_config_clear (PrlCoreConfig *config)
   g_clear_pointer (&config->id_prefix, g_free);
   g_clear_pointer (&config->part_marker, g_free);
   g_clear_pointer (&config->stored_notice, g_free);
+  g_clear_pointer (&config->chat_offline_notice, g_free);
 }
 
 void
@@ -173,6 +177,7 @@ config_copy (PrlCoreConfig *dst, const PrlCoreConfig *src)
   dst->id_prefix = g_strdup (src->id_prefix != NULL ? src->id_prefix : "prl");
   dst->part_marker = g_strdup (src->part_marker != NULL ? src->part_marker : DEFAULT_PART_MARKER);
   dst->stored_notice = g_strdup (src->stored_notice);
+  dst->chat_offline_notice = g_strdup (src->chat_offline_notice);
   if (dst->sip_window == 0)
     dst->sip_window = 1;
 }
@@ -593,6 +598,8 @@ on_xmpp_error (PrlCore *self, const PrlXmppMessage *m, gint64 now_us, GPtrArray 
 {
   Pending *p = m->id != NULL ? g_hash_table_lookup (self->pending_by_id, m->id) : NULL;
   if (p == NULL || !same_bare_jid (m->from, p->to_jid)) {
+    if (prl_chat_on_xmpp_error (self->chat, m, now_us, out)) /* chat.md §11 */
+      return;
     if (prl_offline_on_xmpp_error (self->offline, m, now_us, out)) /* offline.md §6 */
       return;
     count (out, "xmpp_late_bounce"); /* §7: never answer an error with an error */
@@ -1057,9 +1064,22 @@ host_resume (PrlCore *self, gpointer held, GPtrArray *out)
   enqueue (self, held, out);
 }
 
-/* offline.md §6: a parked message as a SIP MESSAGE with the Date of its first receipt. */
+static gboolean send_parked_message (PrlCore *self, const PrlStoredMessage *m, guint64 token,
+                                     GPtrArray *out);
+
+/* offline.md §6: a parked message to a SIP user: over an MSRP push session when so configured
+ * (chat.md §12), else as a SIP MESSAGE. */
 static gboolean
 host_send_sip (PrlCore *self, const PrlStoredMessage *m, guint64 token, GPtrArray *out)
+{
+  if (prl_chat_push (self->chat, m, token, self->now_us, out))
+    return TRUE;
+  return send_parked_message (self, m, token, out);
+}
+
+/* A parked message as a SIP MESSAGE with the Date of its first receipt. */
+static gboolean
+send_parked_message (PrlCore *self, const PrlStoredMessage *m, guint64 token, GPtrArray *out)
 {
   const char *body = m->body != NULL ? m->body : "";
   gsize len = m->body != NULL ? m->body_len : 0;
@@ -1140,10 +1160,46 @@ chat_link_up (gpointer core)
   return host_link_up (core);
 }
 
+static gboolean
+chat_can_park (gpointer core)
+{
+  PrlCore *self = core;
+  return prl_offline_can_park (self->offline);
+}
+
+/* chat.md §11: an MSRP message for an offline XMPP user; the session already told the sender. */
+static void
+chat_park (gpointer core, PrlStoredMessage *m, gint64 now_us, GPtrArray *out)
+{
+  PrlCore *self = core;
+  PrlOfflineParkCtx *ctx = g_new0 (PrlOfflineParkCtx, 1);
+  ctx->kind = PRL_OFFLINE_PARK_CHAT;
+  if (m->owner == NULL)
+    m->owner = prl_offline_owner_xmpp (m->to);
+  prl_offline_park (self->offline, m, ctx, now_us, out);
+}
+
+static gboolean
+chat_send_parked (gpointer core, const PrlStoredMessage *m, guint64 token, GPtrArray *out)
+{
+  return send_parked_message (core, m, token, out);
+}
+
+static void
+chat_pushed (gpointer core, guint64 token, gboolean ok, gint64 now_us, GPtrArray *out)
+{
+  PrlCore *self = core;
+  prl_offline_sip_done (self->offline, token, ok, now_us, out);
+}
+
 static const PrlChatHost chat_host = {
   .next_seq = chat_next_seq,
   .page = chat_page,
   .link_up = chat_link_up,
+  .can_park = chat_can_park,
+  .park = chat_park,
+  .send_parked = chat_send_parked,
+  .pushed = chat_pushed,
 };
 
 /* ---------------------------------------------------------------- entry point */
@@ -1169,6 +1225,7 @@ prl_core_handle (PrlCore *self, const PrlEvent *event, GPtrArray *out)
 {
   g_return_if_fail (self != NULL && event != NULL && out != NULL);
   gint64 now = event->now_us;
+  self->now_us = now;
 
   switch (event->kind) {
   case PRL_EVENT_SIP_MESSAGE:

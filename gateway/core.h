@@ -16,6 +16,13 @@ typedef enum {
   PRL_ADDR_ESCAPED, /* SIP users as XEP-0106-escaped JIDs under a gateway domain */
 } PrlAddrMode;
 
+/* How a flush delivers parked messages to a SIP user (mapping-docs/chat.md §12). */
+typedef enum {
+  PRL_OFFLINE_PUSH_MESSAGE,  /* one SIP MESSAGE each (msilo's way) */
+  PRL_OFFLINE_PUSH_MSRP,     /* OMA IM Appendix K: one MSRP session, a message/cpim SEND each */
+  PRL_OFFLINE_PUSH_MSRP_SIP, /* the same with each SEND a message/sip (the MESSAGE as it was) */
+} PrlOfflinePush;
+
 typedef struct {
   char *xmpp_domain; /* the component domain that serves this rule */
   PrlAddrMode mode;
@@ -56,6 +63,9 @@ typedef struct {
   guint chat_fallback_s;    /* a peer that refused MSRP gets page mode this long */
   guint chat_composing_refresh_s; /* isComposing <refresh> we send, and re-send period */
   gboolean chat_cpim;       /* wrap outgoing MSRP messages in CPIM when the peer accepts it */
+  char *chat_offline_notice; /* said in a session whose XMPP user is offline (chat.md §11);
+                                NULL = none */
+  PrlOfflinePush offline_push; /* how parked messages reach SIP users (chat.md §12) */
 } PrlCoreConfig;
 
 /* Fills @config with the documented defaults (examples/parley.conf) and no domains. */

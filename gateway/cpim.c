@@ -191,11 +191,24 @@ char *
 prl_cpim_build (const char *from, const char *to, const char *datetime, const char *content_type,
                 const char *body, gsize len, gsize *out_len)
 {
+  return prl_cpim_build_full (from, to, datetime, NULL, NULL, content_type, body, len, out_len);
+}
+
+char *
+prl_cpim_build_full (const char *from, const char *to, const char *datetime, const char *subject,
+                     const char *message_id, const char *content_type, const char *body, gsize len,
+                     gsize *out_len)
+{
   g_return_val_if_fail (from != NULL && to != NULL && content_type != NULL, NULL);
-  GString *s = g_string_sized_new (len + 160);
+  GString *s = g_string_sized_new (len + 240);
   g_string_append_printf (s, "From: <%s>\r\nTo: <%s>\r\n", from, to);
   if (datetime != NULL)
     g_string_append_printf (s, "DateTime: %s\r\n", datetime);
+  if (subject != NULL)
+    g_string_append_printf (s, "Subject: %s\r\n", subject);
+  if (message_id != NULL)
+    g_string_append_printf (s, "NS: imdn <urn:ietf:params:imdn>\r\nimdn.Message-ID: %s\r\n",
+                            message_id);
   g_string_append_printf (s, "\r\nContent-Type: %s\r\n\r\n", content_type);
   if (body != NULL)
     g_string_append_len (s, body, (gssize)len);

@@ -52,5 +52,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrlCpimMessage, prl_cpim_message_free)
  * entity. @from/@to must be header-safe URIs (the caller checked them); *@out_len is set. */
 char *prl_cpim_build (const char *from, const char *to, const char *datetime,
                       const char *content_type, const char *body, gsize len, gsize *out_len);
+/* The same with a Subject header and, when @message_id is set, "NS: imdn
+ * <urn:ietf:params:imdn>" and "imdn.Message-ID: @message_id" (RFC 5438) - a pushed offline
+ * message keeps its original id. NULL leaves either out; values must be header-safe. */
+char *prl_cpim_build_full (const char *from, const char *to, const char *datetime,
+                           const char *subject, const char *message_id, const char *content_type,
+                           const char *body, gsize len, gsize *out_len);
 
 G_END_DECLS

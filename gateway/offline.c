@@ -542,6 +542,12 @@ on_park_result (PrlOffline *off, PrlOfflineParkCtx *ctx, const char *owner, PrlS
       f->parked_since = TRUE;
   }
   const char *notice = cfg (off)->stored_notice;
+  if (ctx->kind == PRL_OFFLINE_PARK_CHAT) { /* chat.md §11: the session told the sender */
+    count (out, outcome == PRL_STORE_OK      ? "offline_parked_chat"
+                : outcome == PRL_STORE_QUOTA ? "offline_park_refused_quota"
+                                             : "offline_park_failed_chat");
+    return;
+  }
   if (ctx->kind == PRL_OFFLINE_PARK_SIP) {
     if (outcome == PRL_STORE_OK) { /* §4a, §4b */
       respond (out, ctx->txn, 202, "Accepted", 0, NULL);

@@ -50,6 +50,8 @@ typedef enum {
   PRL_OFFLINE_PARK_SIP,      /* a SIP->XMPP MESSAGE: answer its transaction */
   PRL_OFFLINE_PARK_XMPP,     /* an XMPP->SIP stanza that failed: maybe an error stanza */
   PRL_OFFLINE_PARK_XMPP_NOW, /* an XMPP->SIP stanza for an unregistered user: maybe resume */
+  PRL_OFFLINE_PARK_CHAT,     /* an MSRP chat message for an offline XMPP user (chat.md §11):
+                                nobody to answer, the outcome is counted */
 } PrlOfflineParkKind;
 
 typedef struct {

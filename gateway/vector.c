@@ -412,6 +412,22 @@ parse_config (Parser *p, const char *line, const char *end, GError **error)
     return parse_bool (p, key, value, &c->chat_enabled, error);
   if (strcmp (key, "chat_cpim") == 0)
     return parse_bool (p, key, value, &c->chat_cpim, error);
+  if (strcmp (key, "chat_offline_notice") == 0) {
+    g_free (c->chat_offline_notice);
+    c->chat_offline_notice = g_steal_pointer (&value);
+    return TRUE;
+  }
+  if (strcmp (key, "offline_push") == 0) {
+    if (g_strcmp0 (value, "message") == 0)
+      c->offline_push = PRL_OFFLINE_PUSH_MESSAGE;
+    else if (g_strcmp0 (value, "msrp") == 0)
+      c->offline_push = PRL_OFFLINE_PUSH_MSRP;
+    else if (g_strcmp0 (value, "msrp-sip") == 0)
+      c->offline_push = PRL_OFFLINE_PUSH_MSRP_SIP;
+    else
+      return fail (p, error, "offline_push: message, msrp or msrp-sip");
+    return TRUE;
+  }
   if (strcmp (key, "stored_notice") == 0) {
     g_free (c->stored_notice);
     c->stored_notice = g_steal_pointer (&value);

@@ -112,6 +112,10 @@ static const KeySpec schema[] = {
   { "chat", "fallback_s", T_UINT, "3600", 0, 604800, NULL },
   { "chat", "composing_refresh_s", T_UINT, "120", 10, 3600, NULL },
   { "chat", "cpim", T_BOOL, "true", 0, 0, NULL },
+  { "chat", "offline_notice", T_STRING,
+    "This user is offline. Type your message: it will be delivered when they are back.", 0, 0,
+    NULL },
+  { "offline", "push", T_ENUM, "message", 0, 0, "message;msrp;msrp-sip" },
 };
 
 typedef struct {
@@ -539,7 +543,16 @@ load_chat (Loader *l, PrlConfig *c)
   k->chat_fallback_s = get_uint (l, "chat", "fallback_s");
   k->chat_composing_refresh_s = get_uint (l, "chat", "composing_refresh_s");
   k->chat_cpim = get_bool (l, "chat", "cpim");
+  g_autofree char *notice = get_string (l, "chat", "offline_notice");
+  g_free (k->chat_offline_notice);
+  k->chat_offline_notice = notice != NULL && notice[0] != '\0' ? g_steal_pointer (&notice) : NULL;
   c->sip.invite = ch->enabled;
+  g_autofree char *push = get_string (l, "offline", "push");
+  k->offline_push = g_strcmp0 (push, "msrp") == 0       ? PRL_OFFLINE_PUSH_MSRP
+                    : g_strcmp0 (push, "msrp-sip") == 0 ? PRL_OFFLINE_PUSH_MSRP_SIP
+                                                        : PRL_OFFLINE_PUSH_MESSAGE;
+  if (k->offline_push != PRL_OFFLINE_PUSH_MESSAGE && !ch->enabled)
+    problem (l, "offline", "push", "'%s' needs [chat] enabled = true (the MSRP endpoint)", push);
 }
 
 static void
