@@ -159,6 +159,15 @@ xmpp_to_text (GString *out, const PrlXmppMessage *m)
   append_str (out, "error-detail", m->error_detail);
   append_str (out, "delay", m->delay_stamp);
   append_str (out, "delay-from", m->delay_from);
+  if (m->chat_state != NULL)
+    g_string_append_printf (out, " chat-state=%s", m->chat_state);
+  if (m->receipt_request)
+    g_string_append (out, " receipt-request");
+  append_str (out, "received", m->receipt_id);
+  if (m->markable)
+    g_string_append (out, " markable");
+  append_str (out, "displayed", m->displayed_id);
+  append_str (out, "origin-id", m->origin_id);
 }
 
 /* store.park request=N id="..." owner="..." to="..." original-to="..." from="..." kind="page"

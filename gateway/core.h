@@ -48,6 +48,11 @@ typedef struct {
   guint expire_interval_s;  /* TICK: STORE_EXPIRE at most this often (0 = never) */
   char *stored_notice;      /* text sent to the sender when a message was parked; NULL = none */
   gboolean reg_event;       /* watch SIP owners with parked messages (sip.watch, RFC 3680) */
+  /* real peers (mapping-docs/receipts.md, gateway/interop.c) */
+  gboolean imdn;            /* XEP-0184/XEP-0333 <-> IMDN (RFC 5438) over message/cpim */
+  gboolean iscomposing;     /* XEP-0085 chat states <-> isComposing (RFC 3994) in page mode */
+  guint caps_cache_size;    /* SIP contacts whose 415 refusals are remembered */
+  guint caps_cache_ttl_s;   /* ... for this long after the last refusal */
 } PrlCoreConfig;
 
 /* Fills @config with the documented defaults (examples/parley.conf) and no domains. */

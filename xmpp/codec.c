@@ -185,6 +185,56 @@ read_error (xmpp_stanza_t *error, PrlXmppMessage *msg)
     msg->error_condition = g_strdup ("undefined-condition");
 }
 
+static gboolean
+is_chat_state (const char *name)
+{
+  static const char *const states[] = { "active", "composing", "paused", "inactive", "gone" };
+  for (guint i = 0; i < G_N_ELEMENTS (states); i++)
+    if (g_strcmp0 (name, states[i]) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* An id attribute usable as a receipt/marker/stanza id: present, not empty, one line. */
+static char *
+dup_id (xmpp_stanza_t *el)
+{
+  const char *id = xmpp_stanza_get_attribute (el, "id");
+  if (id == NULL || *id == '\0' || strlen (id) > 256)
+    return NULL;
+  for (const char *p = id; *p != '\0'; p++)
+    if ((guchar)*p < 0x20 || *p == 0x7f)
+      return NULL;
+  return g_strdup (id);
+}
+
+/* XEP-0184 receipts, XEP-0333 markers, XEP-0359 origin-id (mapping-docs/receipts.md).
+ * TRUE if @c was one of them (read, or ignored as an element of those namespaces). */
+static gboolean
+read_receipt_or_marker (xmpp_stanza_t *c, const char *ns, const char *name, PrlXmppMessage *msg)
+{
+  if (g_strcmp0 (ns, PRL_XMPP_NS_RECEIPTS) == 0) {
+    if (g_strcmp0 (name, "request") == 0)
+      msg->receipt_request = TRUE;
+    else if (g_strcmp0 (name, "received") == 0 && msg->receipt_id == NULL)
+      msg->receipt_id = dup_id (c);
+    return TRUE;
+  }
+  if (g_strcmp0 (ns, PRL_XMPP_NS_MARKERS) == 0) {
+    if (g_strcmp0 (name, "markable") == 0)
+      msg->markable = TRUE;
+    else if (g_strcmp0 (name, "displayed") == 0 && msg->displayed_id == NULL)
+      msg->displayed_id = dup_id (c);
+    return TRUE; /* received/acknowledged markers: not mapped */
+  }
+  if (g_strcmp0 (ns, PRL_XMPP_NS_SID) == 0 && g_strcmp0 (name, "origin-id") == 0) {
+    if (msg->origin_id == NULL)
+      msg->origin_id = dup_id (c);
+    return TRUE;
+  }
+  return FALSE;
+}
+
 PrlXmppMessage *
 prl_xmpp_codec_read_message (xmpp_stanza_t *stanza, GError **error)
 {
@@ -228,8 +278,13 @@ prl_xmpp_codec_read_message (xmpp_stanza_t *stanza, GError **error)
     if (!xmpp_stanza_is_tag (c))
       continue; /* character data between children is insignificant */
     const char *name = xmpp_stanza_get_name (c);
-    if (g_strcmp0 (xmpp_stanza_get_ns (c), PRL_XMPP_NS_CHATSTATES) == 0) {
+    const char *ns = xmpp_stanza_get_ns (c);
+    if (g_strcmp0 (ns, PRL_XMPP_NS_CHATSTATES) == 0) {
       msg->has_chat_state = TRUE;
+      if (msg->chat_state == NULL && is_chat_state (name))
+        msg->chat_state = g_strdup (name);
+    } else if (read_receipt_or_marker (c, ns, name, msg)) {
+      continue;
     } else if (!in_stanza_ns (stanza, c)) {
       msg->has_payload = TRUE;
     } else if (g_strcmp0 (name, "body") == 0 || g_strcmp0 (name, "subject") == 0) {
@@ -308,8 +363,19 @@ prl_xmpp_codec_write_message (xmpp_ctx_t *ctx, const PrlXmppMessage *msg)
     add_child (stanza, "thread", NULL, msg->thread);
   if (msg->body != NULL)
     add_child (stanza, "body", NULL, msg->body);
-  if (msg->has_chat_state)
-    add_child (stanza, "active", PRL_XMPP_NS_CHATSTATES, NULL);
+  if (msg->has_chat_state || msg->chat_state != NULL)
+    add_child (stanza, msg->chat_state != NULL ? msg->chat_state : "active",
+               PRL_XMPP_NS_CHATSTATES, NULL);
+  if (msg->receipt_request)
+    add_child (stanza, "request", PRL_XMPP_NS_RECEIPTS, NULL);
+  if (msg->receipt_id != NULL)
+    set_attr (add_child (stanza, "received", PRL_XMPP_NS_RECEIPTS, NULL), "id", msg->receipt_id);
+  if (msg->markable)
+    add_child (stanza, "markable", PRL_XMPP_NS_MARKERS, NULL);
+  if (msg->displayed_id != NULL)
+    set_attr (add_child (stanza, "displayed", PRL_XMPP_NS_MARKERS, NULL), "id", msg->displayed_id);
+  if (msg->origin_id != NULL)
+    set_attr (add_child (stanza, "origin-id", PRL_XMPP_NS_SID, NULL), "id", msg->origin_id);
   if (msg->delay_stamp != NULL) { /* XEP-0203: a flushed offline message */
     xmpp_stanza_t *delay = add_child (stanza, "delay", PRL_XMPP_NS_DELAY, NULL);
     set_attr (delay, "stamp", msg->delay_stamp);
