@@ -241,6 +241,7 @@ prl_interop_sip_in (PrlInterop *self, const PrlCoreConfig *config, const PrlSipM
       respond (out, m->txn, 400, "Body does not decode", 0, "sip_in_rejected_encoding");
       return TRUE;
     }
+    count (out, "sip_in_body_inflated");
     plain = prl_sip_message_dup (m);
     g_free (plain->body);
     plain->body = data;
