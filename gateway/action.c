@@ -178,7 +178,11 @@ xmpp_to_text (GString *out, const PrlXmppMessage *m)
     g_string_append_printf (out, " chat-state=%s", m->chat_state);
   if (m->receipt_request)
     g_string_append (out, " receipt-request");
-  append_str (out, "receipt-id", m->receipt_id);
+  append_str (out, "received", m->receipt_id);
+  if (m->markable)
+    g_string_append (out, " markable");
+  append_str (out, "displayed", m->displayed_id);
+  append_str (out, "origin-id", m->origin_id);
 }
 
 /* store.park request=N id="..." owner="..." to="..." original-to="..." from="..." kind="page"

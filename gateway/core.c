@@ -23,6 +23,7 @@
 
 #include "gateway/addr-map.h"
 #include "gateway/error-map.h"
+#include "gateway/interop.h"
 #include "gateway/message-map.h"
 #include "gateway/chat.h"
 #include "gateway/offline.h"
@@ -45,6 +46,7 @@ typedef enum {
   OUT_PAGE,   /* a relayed stanza: failures answer its sender */
   OUT_FLUSH,  /* a parked message being flushed: outcome to offline.c (token) */
   OUT_NOTICE, /* a stored_notice MESSAGE: fire and forget */
+  OUT_NOTIFY, /* an IMDN or isComposing (interop.c): fire and forget, a 415 is remembered */
 } OutKind;
 
 typedef struct {
@@ -62,6 +64,7 @@ typedef struct {
   guint64 token;      /* OUT_FLUSH: offline.c's token */
   gboolean parkable;  /* normal/chat/no type with a body (offline.md §4c) */
   char *thread;       /* the stanza's thread, kept for a park */
+  char *plain;        /* body is a CPIM wrap of this (receipts.md §4: resent on a 415) */
   gint64 received_us; /* when the stanza arrived */
 } OutMsg;
 
@@ -84,6 +87,7 @@ struct _PrlCore {
   PrlOffline *offline;             /* offline policy state (offline.c) */
   PrlChat *chat;                   /* chat sessions (chat.c) */
   gint64 now_us;                   /* the current event's time (for paths without one) */
+  PrlInterop *interop;             /* receipts, isComposing, caps cache (interop.c) */
 };
 
 /* ---------------------------------------------------------------- configuration */
@@ -133,6 +137,10 @@ prl_core_config_init (PrlCoreConfig *config)
   config->chat_cpim = TRUE;
   config->chat_offline_notice = NULL;
   config->offline_push = PRL_OFFLINE_PUSH_MESSAGE;
+  config->imdn = TRUE;
+  config->iscomposing = TRUE;
+  config->caps_cache_size = 4096;
+  config->caps_cache_ttl_s = 86400;
 }
 
 void
@@ -210,6 +218,7 @@ out_msg_free (OutMsg *m)
   g_free (m->body);
   g_clear_pointer (&m->cuts, g_array_unref);
   g_free (m->thread);
+  g_free (m->plain);
   g_free (m);
 }
 
@@ -241,6 +250,7 @@ prl_core_new (const PrlCoreConfig *config)
   self->config_ref = &self->config;
   self->offline = prl_offline_new (self, &offline_host, &self->config_ref);
   self->chat = prl_chat_new (&self->config, &chat_host, self);
+  self->interop = prl_interop_new (&self->config);
   return self;
 }
 
@@ -253,6 +263,7 @@ prl_core_set_config (PrlCore *self, const PrlCoreConfig *config)
   PrlCoreConfig old = self->config;
   config_copy (&self->config, config);
   prl_core_config_clear (&old);
+  prl_interop_set_config (self->interop, &self->config);
 }
 
 void
@@ -262,6 +273,7 @@ prl_core_free (PrlCore *self)
     return;
   g_clear_pointer (&self->chat, prl_chat_free);
   g_clear_pointer (&self->offline, prl_offline_free);
+  g_clear_pointer (&self->interop, prl_interop_free);
   g_clear_pointer (&self->pending_by_timer, g_hash_table_unref);
   g_clear_pointer (&self->pending_by_id, g_hash_table_unref);
   g_clear_pointer (&self->requests, g_hash_table_unref);
@@ -468,6 +480,13 @@ on_sip_message (PrlCore *self, const PrlSipMessage *m, gint64 now_us, GPtrArray 
                 "sip_in_rejected_address");
     return;
   }
+  /* receipts.md §3, §5, §6: Content-Encoding, IMDN and isComposing bodies */
+  g_autoptr (PrlSipMessage) decoded = NULL;
+  if (prl_interop_sip_in (self->interop, cfg, m, from_jid, to_jid, self->link_up, now_us,
+                          &decoded, out))
+    return;
+  if (decoded != NULL)
+    m = decoded;
 
   g_autofree char *text = NULL;
   g_autofree char *cpim_subject = NULL;
@@ -503,6 +522,7 @@ on_sip_message (PrlCore *self, const PrlSipMessage *m, gint64 now_us, GPtrArray 
   if (m->call_id != NULL && *m->call_id != '\0' && text_is_xml_safe (m->call_id))
     x->thread = g_strdup (m->call_id);
   x->body = g_steal_pointer (&text);
+  prl_interop_sip_decorate (self->interop, cfg, m, target, x, now_us); /* receipts.md §1 */
 
   if (park_now) { /* offline.md §4a */
     PrlOfflineParkCtx *ctx = g_new0 (PrlOfflineParkCtx, 1);
@@ -790,7 +810,9 @@ enqueue (PrlCore *self, OutMsg *msg, GPtrArray *out)
     if (msg->kind == OUT_PAGE)
       xmpp_error (out, msg->from_jid, msg->to_jid, msg->id, "resource-constraint", "wait",
                   "Too many queued messages");
-    count (out, msg->kind == OUT_PAGE ? "xmpp_in_rejected_queue_full" : "offline_notice_dropped");
+    count (out, msg->kind == OUT_PAGE     ? "xmpp_in_rejected_queue_full"
+                : msg->kind == OUT_NOTIFY ? "xmpp_in_notification_dropped"
+                                          : "offline_notice_dropped");
     out_msg_free (msg);
     return;
   }
@@ -802,6 +824,60 @@ enqueue (PrlCore *self, OutMsg *msg, GPtrArray *out)
     self->queued++;
     count (out, "xmpp_in_queued");
   }
+}
+
+/* receipts.md §3, §6: an IMDN or isComposing made by interop.c (transfer full, may be NULL),
+ * sent in its destination's queue like any MESSAGE, never split. */
+static void
+send_notification (PrlCore *self, PrlSipMessage *tmpl, GPtrArray *out)
+{
+  if (tmpl == NULL)
+    return;
+  g_autofree char *body = g_steal_pointer (&tmpl->body);
+  gsize len = tmpl->body_len;
+  tmpl->body_len = 0;
+  GArray *cuts = plan_cuts (self, tmpl, body, len);
+  if (cuts == NULL || cuts->len != 2) {
+    g_clear_pointer (&cuts, g_array_unref);
+    prl_sip_message_free (tmpl);
+    count (out, "xmpp_in_notification_too_big");
+    return;
+  }
+  enqueue (self, out_msg_new (OUT_NOTIFY, tmpl, body, len, cuts), out);
+}
+
+/* receipts.md §4: a 415 to a body the peer may not know. A CPIM wrap is sent again at once as
+ * the plain text it wraps (same place in the queue: nothing lost, nothing twice); an IMDN or
+ * isComposing is dropped. Either way the contact's refusal is remembered. FALSE if @msg was
+ * plain text (then the 415 is an ordinary failure). */
+static gboolean
+resend_plain (PrlCore *self, OutMsg *msg, gint64 now_us, GPtrArray *out)
+{
+  const char *ct = msg->tmpl->content_type != NULL ? msg->tmpl->content_type : "";
+  if (msg->kind == OUT_NOTIFY) {
+    gboolean composing = g_str_has_prefix (ct, "application/im-iscomposing+xml");
+    prl_interop_refused (self->interop, msg->dest,
+                         composing ? PRL_CAP_ISCOMPOSING : PRL_CAP_CPIM, now_us, out);
+    finish (self, msg, out);
+    return TRUE;
+  }
+  if (msg->plain == NULL || msg->kind != OUT_PAGE)
+    return FALSE;
+  g_free (msg->tmpl->content_type);
+  msg->tmpl->content_type = g_strdup (PRL_MESSAGE_MAP_CONTENT_TYPE);
+  GArray *cuts = plan_cuts (self, msg->tmpl, msg->plain, strlen (msg->plain));
+  if (cuts == NULL)
+    return FALSE; /* cannot happen: the wrap was bigger; answer the 415 then */
+  prl_interop_refused (self->interop, msg->dest, PRL_CAP_CPIM, now_us, out);
+  g_array_unref (msg->cuts);
+  msg->cuts = cuts;
+  g_free (msg->body);
+  msg->body = g_steal_pointer (&msg->plain);
+  msg->len = strlen (msg->body);
+  msg->next = 1; /* a new request id: the 415 ended the old one */
+  count (out, "xmpp_in_cpim_fallback");
+  send_next_part (self, msg, out);
+  return TRUE;
 }
 
 static void
@@ -829,8 +905,12 @@ on_xmpp_message (PrlCore *self, const PrlXmppMessage *m, gboolean allow_chat, gi
   }
   if (allow_chat && prl_chat_on_xmpp_control (self->chat, m, now_us, out)) /* chat.md §5, §8 */
     return;
-  if (m->body == NULL && m->subject == NULL) { /* chat states, receipts: nothing to page */
-    count (out, "xmpp_in_ignored");
+  if (m->body == NULL && m->subject == NULL) { /* receipts.md §3, §6: receipts, chat states */
+    if (fields_are_header_safe (m))
+      send_notification (self, prl_interop_xmpp_notification (self->interop, cfg, m, now_us, out),
+                         out);
+    else
+      count (out, "xmpp_in_ignored");
     return;
   }
   if (!fields_are_header_safe (m)) { /* §9: header injection */
@@ -878,14 +958,29 @@ on_xmpp_message (PrlCore *self, const PrlXmppMessage *m, gboolean allow_chat, gi
   if (prl_message_map_lang_is_valid (m->lang))
     tmpl->content_language = g_strdup (m->lang);
 
+  /* receipts.md §1: a receipt request goes as CPIM with an IMDN request, if it fits one part */
+  gsize wire_len = 0;
+  g_autofree char *wire
+      = prl_interop_wrap (self->interop, cfg, m, tmpl, body, len, &wire_len, now_us);
+  GArray *cuts = wire != NULL ? plan_cuts (self, tmpl, wire, wire_len) : NULL;
+  if (wire != NULL && (cuts == NULL || cuts->len != 2)) {
+    g_clear_pointer (&cuts, g_array_unref);
+    g_clear_pointer (&wire, g_free);
+    g_free (tmpl->content_type);
+    tmpl->content_type = g_strdup (PRL_MESSAGE_MAP_CONTENT_TYPE);
+  }
   /* §10 */
-  GArray *cuts = plan_cuts (self, tmpl, body, len);
+  if (wire == NULL)
+    cuts = plan_cuts (self, tmpl, body, len);
   if (cuts == NULL) {
     reject_xmpp (out, m, "policy-violation", "modify", "Message does not fit in a SIP request",
                  "xmpp_in_rejected_size");
     return;
   }
-  OutMsg *msg = out_msg_new (OUT_PAGE, g_steal_pointer (&tmpl), body, len, cuts);
+  OutMsg *msg = out_msg_new (OUT_PAGE, g_steal_pointer (&tmpl), wire != NULL ? wire : body,
+                             wire != NULL ? wire_len : len, cuts);
+  if (wire != NULL)
+    msg->plain = g_strndup (body, len);
   msg->from_jid = g_strdup (m->from);
   msg->to_jid = g_strdup (m->to);
   msg->id = g_strdup (m->id);
@@ -951,6 +1046,12 @@ park_failed (PrlCore *self, OutMsg *msg, guint status, const PrlXmppError *err, 
     return FALSE;
   guint failed = msg->next - 1; /* the part that got @status */
   gsize from = g_array_index (msg->cuts, gsize, failed - 1);
+  if (msg->plain != NULL) { /* a CPIM wrap is one part: park the text */
+    g_free (msg->body);
+    msg->body = g_steal_pointer (&msg->plain);
+    msg->len = strlen (msg->body);
+    from = 0;
+  }
   PrlStoredMessage *s = prl_stored_message_new ();
   s->owner = g_steal_pointer (&owner);
   s->to = g_strdup (msg->dest);
@@ -994,6 +1095,8 @@ on_sip_response (PrlCore *self, const PrlSipResponse *r, gint64 now_us, GPtrArra
   g_hash_table_steal (self->requests, &r->request);
   g_free (key);
   OutMsg *msg = value;
+  if (r->status == 415 && resend_plain (self, msg, now_us, out)) /* receipts.md §4 */
+    return;
   guint parts = msg->cuts->len - 1;
   gboolean ok = r->status < 300;
 
@@ -1008,7 +1111,7 @@ on_sip_response (PrlCore *self, const PrlSipResponse *r, gint64 now_us, GPtrArra
     if (kind == OUT_FLUSH)
       prl_offline_sip_done (self->offline, token, ok, now_us, out);
     else if (!ok)
-      count (out, "offline_notice_failed");
+      count (out, kind == OUT_NOTIFY ? "xmpp_in_notification_failed" : "offline_notice_failed");
     return;
   }
   if (ok) {

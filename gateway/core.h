@@ -66,6 +66,11 @@ typedef struct {
   char *chat_offline_notice; /* said in a session whose XMPP user is offline (chat.md §11);
                                 NULL = none */
   PrlOfflinePush offline_push; /* how parked messages reach SIP users (chat.md §12) */
+  /* real peers (mapping-docs/receipts.md, gateway/interop.c) */
+  gboolean imdn;            /* XEP-0184/XEP-0333 <-> IMDN (RFC 5438) over message/cpim */
+  gboolean iscomposing;     /* XEP-0085 chat states <-> isComposing (RFC 3994) in page mode */
+  guint caps_cache_size;    /* SIP contacts whose 415 refusals are remembered */
+  guint caps_cache_ttl_s;   /* ... for this long after the last refusal */
 } PrlCoreConfig;
 
 /* Fills @config with the documented defaults (examples/parley.conf) and no domains. */

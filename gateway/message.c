@@ -40,6 +40,7 @@ prl_sip_message_dup (const PrlSipMessage *m)
   copy->content_type = g_strdup (m->content_type);
   copy->content_language = g_strdup (m->content_language);
   copy->date = g_strdup (m->date);
+  copy->content_encoding = g_strdup (m->content_encoding);
   copy->body = m->body != NULL ? dup_bytes (m->body, m->body_len) : NULL;
   if (m->body == NULL)
     copy->body_len = 0;
@@ -59,6 +60,7 @@ prl_sip_message_free (PrlSipMessage *m)
   g_free (m->content_type);
   g_free (m->content_language);
   g_free (m->date);
+  g_free (m->content_encoding);
   g_free (m->body);
   g_free (m);
 }
@@ -95,10 +97,13 @@ prl_xmpp_message_dup (const PrlXmppMessage *m)
   copy->thread = g_strdup (m->thread);
   copy->body = g_strdup (m->body);
   copy->has_chat_state = m->has_chat_state;
+  copy->has_payload = m->has_payload;
   copy->chat_state = g_strdup (m->chat_state);
   copy->receipt_request = m->receipt_request;
   copy->receipt_id = g_strdup (m->receipt_id);
-  copy->has_payload = m->has_payload;
+  copy->markable = m->markable;
+  copy->displayed_id = g_strdup (m->displayed_id);
+  copy->origin_id = g_strdup (m->origin_id);
   copy->error_type = g_strdup (m->error_type);
   copy->error_condition = g_strdup (m->error_condition);
   copy->error_text = g_strdup (m->error_text);
@@ -129,6 +134,8 @@ prl_xmpp_message_free (PrlXmppMessage *m)
   g_free (m->delay_from);
   g_free (m->chat_state);
   g_free (m->receipt_id);
+  g_free (m->displayed_id);
+  g_free (m->origin_id);
   g_free (m);
 }
 

@@ -28,6 +28,7 @@ typedef struct {
   char *content_type; /* whole header value, parameters included, or NULL */
   char *content_language;
   char *date; /* Date: header value, or NULL */
+  char *content_encoding; /* received: Content-Encoding value ("deflate"), or NULL */
   char *body; /* body bytes, NUL-terminated for convenience; may hold NULs */
   gsize body_len;
   guint part;          /* sent only: 1-based part number of a chunked message */
@@ -53,11 +54,15 @@ typedef struct {
   char *thread;
   char *body;              /* text of <body/> (UTF-8), NULL if there is none */
   gboolean has_chat_state; /* an XEP-0085 element was present */
-  char *chat_state;        /* its name ("active", "composing", "paused", "inactive", "gone"),
-                              or NULL; sent: written instead of <active/> when set */
-  gboolean receipt_request; /* XEP-0184 <request xmlns='urn:xmpp:receipts'/> */
-  char *receipt_id;         /* XEP-0184 <received id='...'/>: the acknowledged stanza id */
   gboolean has_payload;    /* other child elements the codec did not map */
+  char *chat_state;        /* XEP-0085 element name ("composing", ...), NULL = none or
+                              unknown; written as <active/> when NULL and has_chat_state */
+  /* receipts and markers (mapping-docs/receipts.md) */
+  gboolean receipt_request; /* XEP-0184 <request/> */
+  char *receipt_id;         /* XEP-0184 <received id/> */
+  gboolean markable;        /* XEP-0333 <markable/> */
+  char *displayed_id;       /* XEP-0333 <displayed id/> */
+  char *origin_id;          /* XEP-0359 <origin-id id/> */
   /* type='error' only (RFC 6120 §8.3) */
   char *error_type;      /* "cancel", "modify", "auth", "wait" */
   char *error_condition; /* "item-not-found", ... (urn:ietf:params:xml:ns:xmpp-stanzas) */

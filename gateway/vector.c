@@ -428,6 +428,10 @@ parse_config (Parser *p, const char *line, const char *end, GError **error)
       return fail (p, error, "offline_push: message, msrp or msrp-sip");
     return TRUE;
   }
+  if (strcmp (key, "imdn") == 0)
+    return parse_bool (p, key, value, &c->imdn, error);
+  if (strcmp (key, "iscomposing") == 0)
+    return parse_bool (p, key, value, &c->iscomposing, error);
   if (strcmp (key, "stored_notice") == 0) {
     g_free (c->stored_notice);
     c->stored_notice = g_steal_pointer (&value);
@@ -457,6 +461,8 @@ parse_config (Parser *p, const char *line, const char *end, GError **error)
     { "chat_max_sessions", NULL, &c->chat_max_sessions },
     { "chat_fallback_s", NULL, &c->chat_fallback_s },
     { "chat_composing_refresh_s", NULL, &c->chat_composing_refresh_s },
+    { "caps_cache_size", NULL, &c->caps_cache_size },
+    { "caps_cache_ttl_s", NULL, &c->caps_cache_ttl_s },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (numbers); i++) {
     if (strcmp (key, numbers[i].key) != 0)
@@ -482,12 +488,13 @@ static const struct {
 } step_kinds[] = {
   { "sip.message", PRL_VECTOR_STEP_EVENT, PRL_EVENT_SIP_MESSAGE,
     " now txn transport ruri from to call-id cseq subject content-type content-language date "
-    "body " },
+    "content-encoding body " },
   { "sip.response", PRL_VECTOR_STEP_EVENT, PRL_EVENT_SIP_RESPONSE,
     " now request status reason contact " },
   { "xmpp.message", PRL_VECTOR_STEP_EVENT, PRL_EVENT_XMPP_MESSAGE,
-    " now from to id type lang subject thread body chat-state chat-state-name receipt-request "
-    "receipt-id payload error-type error-condition error-text error-detail " },
+    " now from to id type lang subject thread body chat-state payload error-type "
+    "error-condition error-text error-detail receipt-request receipt-id markable displayed-id "
+    "origin-id " },
   { "xmpp.link", PRL_VECTOR_STEP_EVENT, PRL_EVENT_XMPP_LINK, " now state " },
   { "timer", PRL_VECTOR_STEP_EVENT, PRL_EVENT_TIMER, " now id " },
   { "tick", PRL_VECTOR_STEP_EVENT, PRL_EVENT_TICK, " now " },
@@ -555,7 +562,8 @@ build_sip_message (Parser *p, PrlVectorStep *step, GError **error)
       || !field_str (p, "subject", &m->subject, error)
       || !field_str (p, "content-type", &m->content_type, error)
       || !field_str (p, "content-language", &m->content_language, error)
-      || !field_str (p, "date", &m->date, error))
+      || !field_str (p, "date", &m->date, error)
+      || !field_str (p, "content-encoding", &m->content_encoding, error))
     return FALSE;
   m->cseq = (guint32)n;
   if (transport == NULL || strcmp (transport, "udp") == 0)
@@ -575,14 +583,28 @@ static gboolean
 build_xmpp_message (Parser *p, PrlVectorStep *step, GError **error)
 {
   PrlXmppMessage *m = step->event.xmpp = prl_xmpp_message_new ();
-  return field_str (p, "from", &m->from, error) && field_str (p, "to", &m->to, error)
+  /* chat-state: yes/no (some XEP-0085 element) or the element's name */
+  g_autofree char *state = NULL;
+  if (!field_str (p, "chat-state", &state, error))
+    return FALSE;
+  static const char *const states[] = { "active", "composing", "paused", "inactive", "gone" };
+  for (gsize i = 0; state != NULL && i < G_N_ELEMENTS (states); i++)
+    if (strcmp (state, states[i]) == 0) {
+      m->chat_state = g_strdup (state);
+      m->has_chat_state = TRUE;
+    }
+  if (state != NULL && m->chat_state == NULL
+      && !parse_bool (p, "chat-state", state, &m->has_chat_state, error))
+    return FALSE;
+  return field_flag (p, "receipt-request", &m->receipt_request, error)
+         && field_flag (p, "markable", &m->markable, error)
+         && field_str (p, "receipt-id", &m->receipt_id, error)
+         && field_str (p, "displayed-id", &m->displayed_id, error)
+         && field_str (p, "origin-id", &m->origin_id, error)
+         && field_str (p, "from", &m->from, error) && field_str (p, "to", &m->to, error)
          && field_str (p, "id", &m->id, error) && field_str (p, "type", &m->type, error)
          && field_str (p, "lang", &m->lang, error) && field_str (p, "subject", &m->subject, error)
          && field_str (p, "thread", &m->thread, error) && field_str (p, "body", &m->body, error)
-         && field_flag (p, "chat-state", &m->has_chat_state, error)
-         && field_str (p, "chat-state-name", &m->chat_state, error)
-         && field_flag (p, "receipt-request", &m->receipt_request, error)
-         && field_str (p, "receipt-id", &m->receipt_id, error)
          && field_flag (p, "payload", &m->has_payload, error)
          && field_str (p, "error-type", &m->error_type, error)
          && field_str (p, "error-condition", &m->error_condition, error)

@@ -128,6 +128,9 @@ prl_sip_codec_read (const sip_t *sip, GError **error)
   m->content_type = header_text (tmp.home, (const sip_header_t *)sip->sip_content_type);
   m->content_language = header_text (tmp.home, (const sip_header_t *)sip->sip_content_language);
   m->date = header_text (tmp.home, (const sip_header_t *)sip->sip_date);
+  /* the core decodes the body (mapping-docs/receipts.md §5: linphone deflates its IMDNs) */
+  m->content_encoding
+      = header_text (tmp.home, (const sip_header_t *)sip->sip_content_encoding);
 
   /* sofia's payload is a counted buffer, not NUL-terminated; set_body copies and adds one. */
   if (sip->sip_payload != NULL && sip->sip_payload->pl_data != NULL)

@@ -148,17 +148,6 @@ pick_by_lang (xmpp_stanza_t *stanza, const char *name, const char *stanza_lang)
 
 static const char *const known_types[] = { "normal", "chat", "headline", "groupchat", "error" };
 
-/* XEP-0085's five states; anything else in its namespace is ignored. */
-static gboolean
-is_chat_state (const char *name)
-{
-  static const char *const states[] = { "active", "composing", "paused", "inactive", "gone" };
-  for (gsize i = 0; i < G_N_ELEMENTS (states); i++)
-    if (g_strcmp0 (name, states[i]) == 0)
-      return TRUE;
-  return FALSE;
-}
-
 static char *
 normalize_type (const char *type)
 {
@@ -194,6 +183,56 @@ read_error (xmpp_stanza_t *error, PrlXmppMessage *msg)
   }
   if (msg->error_condition == NULL)
     msg->error_condition = g_strdup ("undefined-condition");
+}
+
+static gboolean
+is_chat_state (const char *name)
+{
+  static const char *const states[] = { "active", "composing", "paused", "inactive", "gone" };
+  for (guint i = 0; i < G_N_ELEMENTS (states); i++)
+    if (g_strcmp0 (name, states[i]) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* An id attribute usable as a receipt/marker/stanza id: present, not empty, one line. */
+static char *
+dup_id (xmpp_stanza_t *el)
+{
+  const char *id = xmpp_stanza_get_attribute (el, "id");
+  if (id == NULL || *id == '\0' || strlen (id) > 256)
+    return NULL;
+  for (const char *p = id; *p != '\0'; p++)
+    if ((guchar)*p < 0x20 || *p == 0x7f)
+      return NULL;
+  return g_strdup (id);
+}
+
+/* XEP-0184 receipts, XEP-0333 markers, XEP-0359 origin-id (mapping-docs/receipts.md).
+ * TRUE if @c was one of them (read, or ignored as an element of those namespaces). */
+static gboolean
+read_receipt_or_marker (xmpp_stanza_t *c, const char *ns, const char *name, PrlXmppMessage *msg)
+{
+  if (g_strcmp0 (ns, PRL_XMPP_NS_RECEIPTS) == 0) {
+    if (g_strcmp0 (name, "request") == 0)
+      msg->receipt_request = TRUE;
+    else if (g_strcmp0 (name, "received") == 0 && msg->receipt_id == NULL)
+      msg->receipt_id = dup_id (c);
+    return TRUE;
+  }
+  if (g_strcmp0 (ns, PRL_XMPP_NS_MARKERS) == 0) {
+    if (g_strcmp0 (name, "markable") == 0)
+      msg->markable = TRUE;
+    else if (g_strcmp0 (name, "displayed") == 0 && msg->displayed_id == NULL)
+      msg->displayed_id = dup_id (c);
+    return TRUE; /* received/acknowledged markers: not mapped */
+  }
+  if (g_strcmp0 (ns, PRL_XMPP_NS_SID) == 0 && g_strcmp0 (name, "origin-id") == 0) {
+    if (msg->origin_id == NULL)
+      msg->origin_id = dup_id (c);
+    return TRUE;
+  }
+  return FALSE;
 }
 
 PrlXmppMessage *
@@ -244,14 +283,8 @@ prl_xmpp_codec_read_message (xmpp_stanza_t *stanza, GError **error)
       msg->has_chat_state = TRUE;
       if (msg->chat_state == NULL && is_chat_state (name))
         msg->chat_state = g_strdup (name);
-    } else if (g_strcmp0 (ns, PRL_XMPP_NS_RECEIPTS) == 0) { /* XEP-0184 */
-      if (g_strcmp0 (name, "request") == 0) {
-        msg->receipt_request = TRUE;
-      } else if (g_strcmp0 (name, "received") == 0 && msg->receipt_id == NULL) {
-        const char *rid = xmpp_stanza_get_attribute (c, "id");
-        if (rid != NULL && *rid != '\0' && g_utf8_validate (rid, -1, NULL))
-          msg->receipt_id = g_strdup (rid);
-      }
+    } else if (read_receipt_or_marker (c, ns, name, msg)) {
+      continue;
     } else if (!in_stanza_ns (stanza, c)) {
       msg->has_payload = TRUE;
     } else if (g_strcmp0 (name, "body") == 0 || g_strcmp0 (name, "subject") == 0) {
@@ -330,14 +363,19 @@ prl_xmpp_codec_write_message (xmpp_ctx_t *ctx, const PrlXmppMessage *msg)
     add_child (stanza, "thread", NULL, msg->thread);
   if (msg->body != NULL)
     add_child (stanza, "body", NULL, msg->body);
-  if (msg->chat_state != NULL && is_chat_state (msg->chat_state))
-    add_child (stanza, msg->chat_state, PRL_XMPP_NS_CHATSTATES, NULL);
-  else if (msg->has_chat_state)
-    add_child (stanza, "active", PRL_XMPP_NS_CHATSTATES, NULL);
+  if (msg->has_chat_state || msg->chat_state != NULL)
+    add_child (stanza, msg->chat_state != NULL ? msg->chat_state : "active",
+               PRL_XMPP_NS_CHATSTATES, NULL);
   if (msg->receipt_request)
     add_child (stanza, "request", PRL_XMPP_NS_RECEIPTS, NULL);
   if (msg->receipt_id != NULL)
     set_attr (add_child (stanza, "received", PRL_XMPP_NS_RECEIPTS, NULL), "id", msg->receipt_id);
+  if (msg->markable)
+    add_child (stanza, "markable", PRL_XMPP_NS_MARKERS, NULL);
+  if (msg->displayed_id != NULL)
+    set_attr (add_child (stanza, "displayed", PRL_XMPP_NS_MARKERS, NULL), "id", msg->displayed_id);
+  if (msg->origin_id != NULL)
+    set_attr (add_child (stanza, "origin-id", PRL_XMPP_NS_SID, NULL), "id", msg->origin_id);
   if (msg->delay_stamp != NULL) { /* XEP-0203: a flushed offline message */
     xmpp_stanza_t *delay = add_child (stanza, "delay", PRL_XMPP_NS_DELAY, NULL);
     set_attr (delay, "stamp", msg->delay_stamp);

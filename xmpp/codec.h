@@ -17,18 +17,22 @@ G_BEGIN_DECLS
 #define PRL_XMPP_NS_CHATSTATES "http://jabber.org/protocol/chatstates"
 #define PRL_XMPP_NS_DELAY "urn:xmpp:delay"
 #define PRL_XMPP_NS_RECEIPTS "urn:xmpp:receipts"
+#define PRL_XMPP_NS_MARKERS "urn:xmpp:chat-markers:0"
+#define PRL_XMPP_NS_SID "urn:xmpp:sid:0"
 
 /* Decodes a <message/> (transfer full). Reads from, to, id, type (unknown values become
  * "normal", RFC 6121 §5.2.2), xml:lang, the first <subject/> and <body/> without xml:lang or
- * in the stanza's language (else the first one), <thread/>, the presence of an XEP-0085
- * element, whether other children exist (has_payload), and for type='error' the <error/>
+ * in the stanza's language (else the first one), <thread/>, the XEP-0085 element (its name in
+ * chat_state), XEP-0184 <request/> and <received id/>, XEP-0333 <markable/> and <displayed id/>,
+ * XEP-0359 <origin-id id/>, whether other children exist (has_payload), and for type='error' the <error/>
  * (type, condition, condition text as detail, <text/>; "cancel"/"undefined-condition" when
  * missing). Errors: PRL_XMPP_ERROR_MALFORMED when @stanza is not a <message/>, or from/to is
  * missing or not a syntactically valid JID. */
 PrlXmppMessage *prl_xmpp_codec_read_message (xmpp_stanza_t *stanza, GError **error);
 
 /* Builds a <message/> from @msg (transfer full): from, to, id, type and xml:lang attributes
- * when set, <subject/>, <thread/>, <body/>, <active/> (XEP-0085) when has_chat_state, and for
+ * when set, <subject/>, <thread/>, <body/>, the XEP-0085 element (chat_state, or <active/> when
+ * only has_chat_state), the receipt, marker and origin-id elements that are set, and for
  * type='error' an <error type=…> with its condition (detail as its text) and <text/>
  * (defaults "cancel"/"undefined-condition"). has_payload has no content and is not written.
  * Text XML cannot carry is replaced by U+FFFD, line ends become LF (prl_xmpp_codec_xml_safe());

@@ -74,6 +74,10 @@ static const KeySpec schema[] = {
   { "core", "max_pending", T_UINT, "10000", 1, 10000000, NULL },
   { "core", "max_queued", T_UINT, "10000", 1, 10000000, NULL },
   { "core", "sip_window", T_UINT, "1", 1, 1024, NULL },
+  { "core", "imdn", T_BOOL, "true", 0, 0, NULL },
+  { "core", "iscomposing", T_BOOL, "true", 0, 0, NULL },
+  { "core", "caps_cache_size", T_UINT, "4096", 1, 10000000, NULL },
+  { "core", "caps_cache_ttl_s", T_UINT, "86400", 1, 31536000, NULL },
 
   { "admin", "socket", T_STRING, "/run/parley/admin.sock", 0, 0, NULL },
   { "admin", "mode", T_ENUM, "0600", 0, 0, "0600;0660" },
@@ -445,6 +449,10 @@ load_core (Loader *l, PrlConfig *c)
   k->max_pending = get_uint (l, "core", "max_pending");
   k->max_queued = get_uint (l, "core", "max_queued");
   k->sip_window = get_uint (l, "core", "sip_window");
+  k->imdn = get_bool (l, "core", "imdn");
+  k->iscomposing = get_bool (l, "core", "iscomposing");
+  k->caps_cache_size = get_uint (l, "core", "caps_cache_size");
+  k->caps_cache_ttl_s = get_uint (l, "core", "caps_cache_ttl_s");
 
   g_autofree char *mode = get_string (l, "mapping", "mode");
   g_autofree char *sip_domain = get_string (l, "mapping", "sip_domain");

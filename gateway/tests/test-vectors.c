@@ -10,10 +10,12 @@
  * when chunking applies, within udp_request_limit; once all parts of a message are seen, their
  * bodies with the markers removed join into the body of an xmpp.message the vector sent, of a
  * parked message a store.result handed back (a flush), or the stored_notice
- * (mapping-docs/offline.md §4, §6).
+ * (mapping-docs/offline.md §4, §6); a message/cpim body is unwrapped first, IMDN and
+ * isComposing bodies (made by the core, mapping-docs/receipts.md) are not joined.
  */
 #include "gateway/vector.h"
 
+#include "gateway/cpim.h"
 #include "gateway/message-map.h"
 
 #include <stdio.h>
@@ -72,6 +74,22 @@ check_send (Checker *c, const PrlSipMessage *m)
   g_string_append_len (join, body, (gssize)len);
   if (m->part != m->parts)
     return;
+  /* receipts.md: IMDN and isComposing bodies are made by the core, not relayed; a CPIM wrap
+   * (one part) must wrap a body that was sent */
+  const char *ct = m->content_type != NULL ? m->content_type : "text/plain";
+  if (g_str_has_prefix (ct, "message/cpim")) {
+    g_autoptr (PrlCpimMessage) cpim = prl_cpim_parse (join->str, join->len, NULL);
+    g_string_truncate (join, 0);
+    if (cpim != NULL && g_str_has_prefix (cpim->content_type, "message/imdn+xml")) {
+      g_hash_table_remove (c->joins, m->call_id);
+      return;
+    }
+    if (cpim != NULL)
+      g_string_append_len (join, cpim->body, (gssize)cpim->body_len);
+  } else if (!g_str_has_prefix (ct, "text/plain")) {
+    g_hash_table_remove (c->joins, m->call_id);
+    return;
+  }
   gboolean found = FALSE;
   for (guint i = 0; i < c->bodies->len && !found; i++)
     found = strlen (g_ptr_array_index (c->bodies, i)) == join->len

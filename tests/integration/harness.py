@@ -494,6 +494,7 @@ class Stack:
         self._sipps = []
         self._extra = []                # further parleyd processes (start_parleyd primary=False)
         self.checks = Checks()
+        self.tls = False
         log("stack %s on %s in %s" % (name, server, self.dir))
 
     def __enter__(self):
@@ -529,7 +530,31 @@ class Stack:
             log("logs kept in", self.dir)
 
     # ---------------------------------------------------------------- XMPP servers
-    def start_xmpp(self, users=("juliet", "romeo")):
+    def make_tls_cert(self):
+        """A self-signed certificate for the XMPP domain (openssl, made at test time):
+        (key path, certificate path)."""
+        d = os.path.join(self.dir, "tls")
+        os.makedirs(d, exist_ok=True)
+        key, crt = os.path.join(d, "xmpp.key"), os.path.join(d, "xmpp.crt")
+        if not os.path.exists(crt):
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                            "-subj", "/CN=%s" % XMPP_DOMAIN, "-addext",
+                            "subjectAltName=DNS:%s" % XMPP_DOMAIN, "-keyout", key, "-out", crt],
+                           check=True, capture_output=True, timeout=60)
+            os.chmod(key, 0o644)
+        return key, crt
+
+    def _tls_pem(self, conf_dir):
+        key, crt = self.make_tls_cert()
+        pem = os.path.join(conf_dir, "conf", "c2s.pem")
+        with open(pem, "w") as f:
+            f.write(open(key).read() + open(crt).read())
+        return pem
+
+    def start_xmpp(self, users=("juliet", "romeo"), tls=False):
+        """tls: the client port offers STARTTLS with a self-signed certificate made now
+        (go-sendxmpp refuses to log in without it); plain logins still work."""
+        self.tls = tls
         if self.server == "prosody":
             self._start_prosody(users)
         else:
@@ -574,6 +599,8 @@ class Stack:
                    PROSODY_DOMAIN=XMPP_DOMAIN,
                    PARLEY_COMPONENTS="%s;%s" % (SIP_DOMAIN, ESC_COMPONENT),
                    PARLEY_SECRET=SECRET, PROSODY_LOGLEVEL=os.environ.get("PROSODY_LOGLEVEL", "info"))
+        if self.tls:
+            env["PROSODY_TLS_KEY"], env["PROSODY_TLS_CERT"] = self.make_tls_cert()
         return env
 
     def _start_prosody(self, users):
@@ -618,7 +645,9 @@ class Stack:
                   "COMPONENT_DIRECT": SIP_DOMAIN, "COMPONENT_ESCAPED": ESC_COMPONENT,
                   "SECRET": SECRET, "LOGLEVEL": os.environ.get("EJABBERD_LOGLEVEL", "info"),
                   "NODE": "parley%d@localhost" % self.dist_port, "DIST_PORT": str(self.dist_port),
-                  "COOKIE": secrets.token_hex(12)}
+                  "COOKIE": secrets.token_hex(12),
+                  "CERTFILES": '["%s"]' % self._tls_pem(d) if self.tls else "[]",
+                  "STARTTLS": "true" if self.tls else "false"}
         for name in ("ejabberd.yml", "ejabberdctl.cfg"):
             with open(os.path.join(EXAMPLES, name)) as f:
                 text = f.read()

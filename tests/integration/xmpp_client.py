@@ -8,13 +8,17 @@ A client (default) logs in with JID/password; with --component it is a XEP-0114 
 stdout, one JSON object per line:
   {"event": "online", "jid": "juliet@xmpp.test/res"}
   {"event": "message", "from", "to", "id", "type", "lang", "subject", "thread", "body",
-   "error_type", "error_condition", "error_text", "xml"}   (absent fields are null)
+   "error_type", "error_condition", "error_text", "receipt_request", "receipt_id", "markable",
+   "displayed_id", "chat_state", "origin_id", "delay", "xml"}   (absent fields are null/false)
   {"event": "iq", "id", "type", "from", "xml"}   an iq result or error (answers to "raw" iqs)
   {"event": "sent", "id": ...}       after each send command
   {"event": "disconnected"}          {"event": "failed", "reason": ...}
 stdin, one JSON object per line:
-  {"op": "send", "to", "body", "subject", "thread", "lang", "type", "id", "from"}
-        ("from" only for a component; absent keys are left out of the stanza)
+  {"op": "send", "to", "body", "subject", "thread", "lang", "type", "id", "from", "chat_state",
+   "receipt", "markable", "received", "displayed", "origin_id"}
+        ("from" only for a component; absent keys are left out of the stanza; chat_state is an
+        XEP-0085 element name, receipt/markable add <request/>/<markable/>, received/displayed
+        the XEP-0184/XEP-0333 answer for that id, origin_id an XEP-0359 <origin-id/>)
   {"op": "raw", "xml": "<message .../>"}   sent as it is (invalid JIDs, odd types)
   {"op": "quit"}
 usage: xmpp_client.py JID SECRET HOST PORT [--component]
@@ -64,6 +68,25 @@ def describe(msg):
                     rec["error_text"] = c.text or ""
                 elif ns == STANZAS:
                     rec["error_condition"] = local
+    # receipts, markers, chat states, stanza ids (mapping-docs/receipts.md)
+    rec.update(receipt_request=False, receipt_id=None, markable=False, displayed_id=None,
+               chat_state=None, origin_id=None, delay=None)
+    for el in xml:
+        ns, _, local = el.tag[1:].partition("}")
+        if ns == "urn:xmpp:receipts" and local == "request":
+            rec["receipt_request"] = True
+        elif ns == "urn:xmpp:receipts" and local == "received":
+            rec["receipt_id"] = el.get("id")
+        elif ns == "urn:xmpp:chat-markers:0" and local == "markable":
+            rec["markable"] = True
+        elif ns == "urn:xmpp:chat-markers:0" and local == "displayed":
+            rec["displayed_id"] = el.get("id")
+        elif ns == "http://jabber.org/protocol/chatstates":
+            rec["chat_state"] = local
+        elif ns == "urn:xmpp:sid:0" and local == "origin-id":
+            rec["origin_id"] = el.get("id")
+        elif ns == "urn:xmpp:delay" and local == "delay":
+            rec["delay"] = el.get("stamp")
     rec["xml"] = ET.tostring(xml, encoding="unicode")
     return rec
 
@@ -83,6 +106,18 @@ def build_xml(cmd, default_from=None):
         if cmd.get(key) is not None:
             # CR must survive the XML parser as a character reference
             inner += "<%s>%s</%s>" % (key, escape(cmd[key]).replace("\r", "&#13;"), key)
+    if cmd.get("chat_state"):
+        inner += "<%s xmlns='http://jabber.org/protocol/chatstates'/>" % cmd["chat_state"]
+    if cmd.get("receipt"):
+        inner += "<request xmlns='urn:xmpp:receipts'/>"
+    if cmd.get("markable"):
+        inner += "<markable xmlns='urn:xmpp:chat-markers:0'/>"
+    if cmd.get("received"):
+        inner += "<received xmlns='urn:xmpp:receipts' id=%s/>" % quoteattr(cmd["received"])
+    if cmd.get("displayed"):
+        inner += "<displayed xmlns='urn:xmpp:chat-markers:0' id=%s/>" % quoteattr(cmd["displayed"])
+    if cmd.get("origin_id"):
+        inner += "<origin-id xmlns='urn:xmpp:sid:0' id=%s/>" % quoteattr(cmd["origin_id"])
     return "<message %s>%s</message>" % (" ".join(attrs), inner)
 
 

@@ -152,19 +152,22 @@ test_read_payload (void)
       "<message from='a@b' to='c@d'><body>x</body><x xmlns='urn:other'/></message>");
   g_assert_true (a->has_payload);
   g_assert_false (a->has_chat_state);
-  /* XEP-0184 and XEP-0085 are read, not payload */
+  /* receipts, markers, origin-id and a named chat state are read, not payload */
   g_autoptr (PrlXmppMessage) r = read_ok (
-      "<message from='a@b' to='c@d'><body>x</body><request xmlns='urn:xmpp:receipts'/>"
+      "<message from='a@b' to='c@d' id='m1'><body>x</body><request xmlns='urn:xmpp:receipts'/>"
+      "<markable xmlns='urn:xmpp:chat-markers:0'/><origin-id xmlns='urn:xmpp:sid:0' id='o-1'/>"
       "<composing xmlns='http://jabber.org/protocol/chatstates'/></message>");
   g_assert_false (r->has_payload);
   g_assert_true (r->receipt_request);
+  g_assert_true (r->markable);
+  g_assert_cmpstr (r->origin_id, ==, "o-1");
   g_assert_cmpstr (r->chat_state, ==, "composing");
   g_autoptr (PrlXmppMessage) k = read_ok (
-      "<message from='a@b' to='c@d'><received xmlns='urn:xmpp:receipts' id='m-1'/>"
-      "<bogus xmlns='http://jabber.org/protocol/chatstates'/></message>");
-  g_assert_cmpstr (k->receipt_id, ==, "m-1");
-  g_assert_true (k->has_chat_state);
-  g_assert_null (k->chat_state);
+      "<message from='a@b' to='c@d'><received xmlns='urn:xmpp:receipts' id='m1'/>"
+      "<displayed xmlns='urn:xmpp:chat-markers:0' id='m2'/></message>");
+  g_assert_cmpstr (k->receipt_id, ==, "m1");
+  g_assert_cmpstr (k->displayed_id, ==, "m2");
+  g_assert_null (k->body);
   /* a <body/> in a foreign namespace is payload, not the body */
   g_autoptr (PrlXmppMessage) b = read_ok (
       "<message xmlns='jabber:client' from='a@b' to='c@d'><body xmlns='urn:other'>no</body>"
