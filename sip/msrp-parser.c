@@ -140,7 +140,8 @@ parse_header (PrlMsrpParser *p, const char *l, gsize len, GPtrArray *frames)
 {
   const char *end_line = p->terminator + 2;
   gsize el = p->term_len - 2;
-  if (len == el + 1 && memcmp (l, end_line, el) == 0 && strchr ("+$#", l[el]) != NULL) {
+  if (len == el + 1 && memcmp (l, end_line, el) == 0 && l[el] != '\0'
+      && strchr ("+$#", l[el]) != NULL) {
     p->frame->flag = l[el];
     g_ptr_array_add (frames, g_steal_pointer (&p->frame));
     p->state = S_START;
@@ -201,14 +202,15 @@ take_body (PrlMsrpParser *p, const guint8 *data, gsize len, GPtrArray *frames)
   g_byte_array_append (b, data, (guint)len);
   gsize tl = p->term_len;
   gsize from = p->scan;
+  gsize held = G_MAXSIZE; /* a terminator at the very end, waiting for its flag */
   while (from + tl <= b->len) {
     const guint8 *hit = memmem (b->data + from, b->len - from, p->terminator, tl);
     if (hit == NULL)
       break;
     gsize at = (gsize)(hit - b->data);
     if (at + tl + 3 > b->len) {
-      p->scan = at; /* flag and CRLF not here yet */
-      return len;
+      held = at; /* flag and CRLF not here yet */
+      break;
     }
     char flag = (char)b->data[at + tl];
     if (strchr ("+$#", flag) != NULL && flag != '\0' && b->data[at + tl + 1] == '\r'
@@ -234,10 +236,12 @@ take_body (PrlMsrpParser *p, const guint8 *data, gsize len, GPtrArray *frames)
   }
   /* no end-line yet: the next search starts where a terminator could still begin */
   p->scan = b->len >= tl + 2 ? MAX (p->scan, b->len - (tl + 2)) : 0;
+  p->scan = MIN (p->scan, held);
   if (!p->discarding && b->len - BODY_PREFIX > p->max_body)
     p->discarding = TRUE;
   if (p->discarding && b->len > BODY_PREFIX + tl + 2) {
-    /* keep the prefix and a window of tl + 2 bytes; count the rest as dropped */
+    /* keep the prefix and a window of tl + 2 bytes (enough for a terminator without its
+     * flag and CRLF); count the rest as dropped */
     gsize drop = b->len - BODY_PREFIX - (tl + 2);
     g_byte_array_remove_range (b, BODY_PREFIX, (guint)drop);
     p->frame->body_dropped += drop;
