@@ -842,6 +842,11 @@ prl_chat_on_event (PrlChat *self, const PrlEvent *event, GPtrArray *out)
     on_sent (self, e, now, out);
     return;
   }
+  if (event->kind == PRL_EVENT_CHAT_END) { /* §6: the operator (sessions.close) */
+    if (!prl_chat_end (self, e->id, now, out))
+      count (out, "chat_event_unknown");
+    return;
+  }
   Chat *c = g_hash_table_lookup (self->by_id, &e->id);
   if (c == NULL) {
     count (out, "chat_event_unknown");
@@ -1058,4 +1063,60 @@ prl_chat_on_tick (PrlChat *self, gint64 now_us, GPtrArray *out)
     g_queue_pop_head (&self->recent_order);
     g_hash_table_remove (self->recent, r->id);
   }
+}
+
+/* ---------------------------------------------------------------- operator */
+
+void
+prl_chat_info_free (PrlChatInfo *info)
+{
+  if (info == NULL)
+    return;
+  g_free (info->xmpp);
+  g_free (info->sip);
+  g_free (info->thread);
+  g_free (info);
+}
+
+static gint
+by_id (gconstpointer a, gconstpointer b)
+{
+  const PrlChatInfo *x = *(PrlChatInfo *const *)a, *y = *(PrlChatInfo *const *)b;
+  return x->id < y->id ? -1 : x->id > y->id;
+}
+
+GPtrArray *
+prl_chat_list (PrlChat *self)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify)prl_chat_info_free);
+  if (self == NULL)
+    return out;
+  GHashTableIter it;
+  gpointer v;
+  g_hash_table_iter_init (&it, self->by_key);
+  while (g_hash_table_iter_next (&it, NULL, &v)) {
+    const Chat *c = v;
+    PrlChatInfo *i = g_new0 (PrlChatInfo, 1);
+    i->id = c->id;
+    i->state = c->state == CHAT_ACTIVE ? "active" : "inviting";
+    i->origin = c->push ? "push" : c->incoming ? "sip" : "xmpp";
+    i->xmpp = g_strdup (c->jid);
+    i->sip = g_strdup (c->remote_uri);
+    i->thread = g_strdup (c->thread);
+    i->last_us = c->last_us;
+    i->held = c->queue.length + c->pushq.length;
+    g_ptr_array_add (out, i);
+  }
+  g_ptr_array_sort (out, by_id);
+  return out;
+}
+
+gboolean
+prl_chat_end (PrlChat *self, guint64 id, gint64 now_us, GPtrArray *out)
+{
+  Chat *c = self != NULL ? g_hash_table_lookup (self->by_id, &id) : NULL;
+  if (c == NULL)
+    return FALSE;
+  close_chat (self, c, TRUE, "chat_closed_operator", now_us, out);
+  return TRUE;
 }

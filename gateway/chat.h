@@ -62,4 +62,21 @@ void prl_chat_on_tick (PrlChat *chat, gint64 now_us, GPtrArray *out);
 /* Chats alive (inviting + active). */
 guint prl_chat_count (PrlChat *chat);
 
+/* One chat as the operator sees it (sessions.list). */
+typedef struct {
+  guint64 id;
+  const char *state;   /* "inviting", "active" */
+  const char *origin;  /* "xmpp", "sip", "push" */
+  char *xmpp;          /* the XMPP user (JID), NULL for a push session */
+  char *sip;           /* the SIP user (URI) */
+  char *thread;        /* = the INVITE Call-ID */
+  gint64 last_us;      /* last traffic */
+  guint held;          /* stanzas (or parked messages) waiting for the INVITE */
+} PrlChatInfo;
+void prl_chat_info_free (PrlChatInfo *info);
+/* (transfer full) PrlChatInfo* of every chat, by id. */
+GPtrArray *prl_chat_list (PrlChat *chat);
+/* The operator ends @id (sessions.close): BYE and <gone/>. FALSE if there is no such chat. */
+gboolean prl_chat_end (PrlChat *chat, guint64 id, gint64 now_us, GPtrArray *out);
+
 G_END_DECLS

@@ -289,6 +289,13 @@ prl_core_pending (PrlCore *self)
   return g_hash_table_size (self->pending_by_id);
 }
 
+GPtrArray *
+prl_core_chats (PrlCore *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  return prl_chat_list (self->chat);
+}
+
 guint
 prl_core_queued (PrlCore *self)
 {
@@ -1383,6 +1390,7 @@ prl_core_handle (PrlCore *self, const PrlEvent *event, GPtrArray *out)
   case PRL_EVENT_CHAT_CLOSED:
   case PRL_EVENT_CHAT_RECV:
   case PRL_EVENT_CHAT_SENT:
+  case PRL_EVENT_CHAT_END:
     prl_chat_on_event (self->chat, event, out);
     break;
   }

@@ -94,6 +94,8 @@ void prl_core_handle (PrlCore *core, const PrlEvent *event, GPtrArray *out);
 /* Number of SIP transactions waiting and XMPP->SIP messages queued (for status). */
 guint prl_core_pending (PrlCore *core);
 guint prl_core_queued (PrlCore *core);
+/* (transfer full) PrlChatInfo* (gateway/chat.h) of every chat session, by id. */
+GPtrArray *prl_core_chats (PrlCore *core);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrlCore, prl_core_free)
 
 G_END_DECLS

@@ -43,6 +43,8 @@ prl_event_kind_to_string (PrlEventKind kind)
     return "chat.recv";
   case PRL_EVENT_CHAT_SENT:
     return "chat.sent";
+  case PRL_EVENT_CHAT_END:
+    return "chat.end";
   }
   return "unknown";
 }

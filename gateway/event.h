@@ -29,6 +29,7 @@ typedef enum {
   PRL_EVENT_CHAT_CLOSED,   /* .chat.id ended from outside (BYE, MSRP loss): .chat.reason */
   PRL_EVENT_CHAT_RECV,     /* one complete MSRP message on .chat.id (.chat.content_type, .body…) */
   PRL_EVENT_CHAT_SENT,     /* outcome of CHAT_SEND .chat.token: .chat.status, .chat.report */
+  PRL_EVENT_CHAT_END,      /* the operator ends .chat.id (sessions.close) */
 } PrlEventKind;
 
 /* Outcome of an offline-store operation (store/store.h errors, as the core sees them). */

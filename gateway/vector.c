@@ -67,6 +67,7 @@ step_free (PrlVectorStep *s)
     case PRL_EVENT_CHAT_CLOSED:
     case PRL_EVENT_CHAT_RECV:
     case PRL_EVENT_CHAT_SENT:
+    case PRL_EVENT_CHAT_END:
       prl_sip_message_free (s->event.chat.invite);
       g_free (s->event.chat.reason);
       g_free (s->event.chat.content_type);
@@ -513,6 +514,7 @@ static const struct {
   { "chat.recv", PRL_VECTOR_STEP_EVENT, PRL_EVENT_CHAT_RECV,
     " now id content-type body message-id success-report " },
   { "chat.sent", PRL_VECTOR_STEP_EVENT, PRL_EVENT_CHAT_SENT, " now token status report " },
+  { "chat.end", PRL_VECTOR_STEP_EVENT, PRL_EVENT_CHAT_END, " now id " },
   { "addr.sip-to-xmpp", PRL_VECTOR_STEP_ADDR_SIP_TO_XMPP, 0, " from to " },
   { "addr.xmpp-to-sip", PRL_VECTOR_STEP_ADDR_XMPP_TO_SIP, 0, " from to " },
   { "error.sip-to-xmpp", PRL_VECTOR_STEP_ERROR_SIP_TO_XMPP, 0, " status " },
@@ -869,6 +871,7 @@ build_step (Parser *p, PrlVectorStep *step, GError **error)
   case PRL_EVENT_CHAT_CLOSED:
   case PRL_EVENT_CHAT_RECV:
   case PRL_EVENT_CHAT_SENT:
+  case PRL_EVENT_CHAT_END:
     return build_chat (p, step, error);
   }
   return TRUE;

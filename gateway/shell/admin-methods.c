@@ -5,10 +5,12 @@
  * methods ask the offline store (store/store.h) and answer from its callback; until an
  * offline store is configured they answer -32000 "offline store not configured". The store
  * calls are compiled when store/ is part of the build (PRL_HAVE_STORE, set by meson).
- * Chat sessions and presence tracking do not exist yet: sessions.list answers an empty list
- * with a note, sessions.close "no such session", presence.show says it is not tracked.
+ * sessions.* show and end chat sessions (mapping-docs/chat.md); presence tracking does not
+ * exist yet: presence.show says it is not tracked.
  */
 #include "gateway/shell/admin-methods.h"
+
+#include "gateway/chat.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -374,12 +376,32 @@ do_metrics (PrlAdminCall *call, JsonObject *args, gpointer context)
 static void
 do_sessions_list (PrlAdminCall *call, JsonObject *args, gpointer context)
 {
+  PrlDaemon *d = daemon_of (context);
+  g_autoptr (GPtrArray) chats = prl_daemon_chats (d);
+  gint64 now = g_get_real_time ();
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "sessions");
   json_builder_begin_array (b);
+  for (guint i = 0; i < chats->len; i++) {
+    const PrlChatInfo *c = g_ptr_array_index (chats, i);
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "id");
+    json_builder_add_int_value (b, (gint64)c->id);
+    member_str (b, "state", c->state);
+    member_str (b, "origin", c->origin);
+    member_str (b, "xmpp", c->xmpp);
+    member_str (b, "sip", c->sip);
+    member_str (b, "thread", c->thread);
+    json_builder_set_member_name (b, "idle_s");
+    json_builder_add_int_value (b, c->last_us > 0 ? (now - c->last_us) / G_USEC_PER_SEC : 0);
+    json_builder_set_member_name (b, "held");
+    json_builder_add_int_value (b, c->held);
+    json_builder_end_object (b);
+  }
   json_builder_end_array (b);
-  member_str (b, "note", "chat sessions are not enabled in this parleyd (page mode only)");
+  if (!prl_daemon_chat_enabled (d))
+    member_str (b, "note", "chat sessions are not enabled in this parleyd ([chat] enabled)");
   json_builder_end_object (b);
   prl_admin_call_return (call, json_builder_get_root (b));
 }
@@ -387,8 +409,19 @@ do_sessions_list (PrlAdminCall *call, JsonObject *args, gpointer context)
 static void
 do_sessions_close (PrlAdminCall *call, JsonObject *args, gpointer context)
 {
-  prl_admin_call_error (call, PRL_ADMIN_NOT_FOUND, "no such session: %s",
-                        json_object_get_string_member (args, "id"));
+  const char *id = json_object_get_string_member (args, "id");
+  guint64 n = 0;
+  if (!g_ascii_string_to_unsigned (id, 10, 1, G_MAXUINT64, &n, NULL)
+      || !prl_daemon_chat_end (daemon_of (context), n)) {
+    prl_admin_call_error (call, PRL_ADMIN_NOT_FOUND, "no such session: %s", id);
+    return;
+  }
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "closed");
+  json_builder_add_int_value (b, (gint64)n);
+  json_builder_end_object (b);
+  prl_admin_call_return (call, json_builder_get_root (b));
 }
 
 static void

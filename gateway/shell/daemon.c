@@ -13,6 +13,7 @@
 
 #include <string.h>
 
+#include "gateway/chat.h"
 #include "gateway/core.h"
 #include "gateway/shell/admin-log.h"
 #include "gateway/shell/admin.h"
@@ -671,6 +672,33 @@ GHashTable *
 prl_daemon_counters (PrlDaemon *self)
 {
   return self->counters;
+}
+
+GPtrArray *
+prl_daemon_chats (PrlDaemon *self)
+{
+  return prl_core_chats (self->core);
+}
+
+gboolean
+prl_daemon_chat_enabled (PrlDaemon *self)
+{
+  return self->sessions != NULL;
+}
+
+gboolean
+prl_daemon_chat_end (PrlDaemon *self, guint64 id)
+{
+  g_autoptr (GPtrArray) chats = prl_core_chats (self->core);
+  gboolean found = FALSE;
+  for (guint i = 0; i < chats->len && !found; i++)
+    found = ((PrlChatInfo *)g_ptr_array_index (chats, i))->id == id;
+  if (!found)
+    return FALSE;
+  PrlEvent ev = { .kind = PRL_EVENT_CHAT_END, .now_us = now_us () };
+  ev.chat.id = id;
+  dispatch (self, &ev);
+  return TRUE;
 }
 
 PrlStore *

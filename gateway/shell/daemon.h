@@ -48,6 +48,12 @@ void prl_daemon_status (PrlDaemon *daemon, PrlDaemonStatus *out);
 char *prl_daemon_xmpp_describe (PrlDaemon *daemon);
 /* The core's counters (transfer none): const char* (static) -> guint64*. */
 GHashTable *prl_daemon_counters (PrlDaemon *daemon);
+/* Chat sessions (transfer full): PrlChatInfo* (gateway/chat.h), by id; empty when chat is off. */
+GPtrArray *prl_daemon_chats (PrlDaemon *daemon);
+/* Whether chat sessions are enabled ([chat] enabled). */
+gboolean prl_daemon_chat_enabled (PrlDaemon *daemon);
+/* Ends chat session @id (BYE, <gone/>); FALSE if there is none. */
+gboolean prl_daemon_chat_end (PrlDaemon *daemon, guint64 id);
 /* The offline store (transfer none), or NULL when none is configured. */
 PrlStore *prl_daemon_store (PrlDaemon *daemon);
 /* Starts delivering @user's parked messages now. FALSE with @error (PRL_STORE_ERROR_
