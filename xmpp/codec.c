@@ -320,6 +320,130 @@ prl_xmpp_codec_write_message (xmpp_ctx_t *ctx, const PrlXmppMessage *msg)
   return stanza; /* (transfer full) */
 }
 
+/* ---- the same stanza as text, for the send path ------------------------------------------
+ *
+ * libstrophe builds a tree (one allocation per element, attribute, key and text node) and
+ * renders it again in xmpp_send(): about 40 allocations per relayed message, the largest
+ * share of parleyd's own cost per SIP->XMPP message in the profile (bench/RESULTS.md,
+ * "Profile and fixes"). The link sends this text with xmpp_send_raw() instead. It is the
+ * stanza prl_xmpp_codec_write_message() builds, element for element (the unit tests and the
+ * fuzzer compare the two after parsing). */
+
+/* Appends @s, made XML-safe as prl_xmpp_codec_xml_safe() does, with &, <, > and " escaped
+ * (enough for text and for double-quoted attribute values). */
+static void
+append_escaped (GString *out, const char *s)
+{
+  g_autofree char *safe = NULL;
+  for (const guchar *p = (const guchar *)s; *p != '\0'; p++) {
+    if ((*p < 0x20 && *p != '\t' && *p != '\n') || *p >= 0x80) {
+      safe = prl_xmpp_codec_xml_safe (s); /* the rare case: not plain ASCII */
+      s = safe;
+      break;
+    }
+  }
+  const char *run = s;
+  for (const char *p = s;; p++) {
+    const char *entity;
+    switch (*p) {
+    case '&':
+      entity = "&amp;";
+      break;
+    case '<':
+      entity = "&lt;";
+      break;
+    case '>':
+      entity = "&gt;";
+      break;
+    case '"':
+      entity = "&quot;";
+      break;
+    case '\0':
+      g_string_append_len (out, run, p - run);
+      return;
+    default:
+      continue;
+    }
+    g_string_append_len (out, run, p - run);
+    g_string_append (out, entity);
+    run = p + 1;
+  }
+}
+
+static void
+append_attr (GString *out, const char *key, const char *value)
+{
+  if (value == NULL)
+    return;
+  g_string_append_c (out, ' ');
+  g_string_append (out, key);
+  g_string_append (out, "=\"");
+  append_escaped (out, value);
+  g_string_append_c (out, '"');
+}
+
+/* <@name [xmlns=@ns]>@text</@name>, or <@name [xmlns=@ns]/> when @text is NULL or empty. */
+static void
+append_child (GString *out, const char *name, const char *ns, const char *text)
+{
+  g_string_append_c (out, '<');
+  g_string_append (out, name);
+  append_attr (out, "xmlns", ns);
+  if (text == NULL || *text == '\0') {
+    g_string_append (out, "/>");
+    return;
+  }
+  g_string_append_c (out, '>');
+  append_escaped (out, text);
+  g_string_append (out, "</");
+  g_string_append (out, name);
+  g_string_append_c (out, '>');
+}
+
+char *
+prl_xmpp_codec_write_message_text (const PrlXmppMessage *msg, gsize *len)
+{
+  g_return_val_if_fail (msg != NULL, NULL);
+
+  GString *out = g_string_sized_new (256 + (msg->body != NULL ? strlen (msg->body) : 0));
+  g_string_append (out, "<message");
+  append_attr (out, "from", msg->from);
+  append_attr (out, "to", msg->to);
+  append_attr (out, "id", msg->id);
+  append_attr (out, "type", msg->type);
+  append_attr (out, "xml:lang", msg->lang);
+  g_string_append_c (out, '>');
+  if (msg->subject != NULL)
+    append_child (out, "subject", NULL, msg->subject);
+  if (msg->thread != NULL)
+    append_child (out, "thread", NULL, msg->thread);
+  if (msg->body != NULL)
+    append_child (out, "body", NULL, msg->body);
+  if (msg->has_chat_state)
+    append_child (out, "active", PRL_XMPP_NS_CHATSTATES, NULL);
+  if (msg->delay_stamp != NULL) { /* XEP-0203: a flushed offline message */
+    g_string_append (out, "<delay");
+    append_attr (out, "xmlns", PRL_XMPP_NS_DELAY);
+    append_attr (out, "stamp", msg->delay_stamp);
+    append_attr (out, "from", msg->delay_from);
+    g_string_append (out, "/>");
+  }
+  if (g_strcmp0 (msg->type, "error") == 0) {
+    g_string_append (out, "<error");
+    append_attr (out, "type", msg->error_type ? msg->error_type : "cancel");
+    g_string_append_c (out, '>');
+    append_child (out, msg->error_condition ? msg->error_condition : "undefined-condition",
+                  PRL_XMPP_NS_STANZAS, msg->error_detail);
+    if (msg->error_text != NULL)
+      append_child (out, "text", PRL_XMPP_NS_STANZAS, msg->error_text);
+    g_string_append (out, "</error>");
+  }
+  g_string_append (out, "</message>");
+  if (len != NULL)
+    *len = out->len;
+  return g_string_free (out, FALSE); /* (transfer full) */
+}
+
 xmpp_stanza_t *
 prl_xmpp_codec_error_reply (xmpp_stanza_t *stanza, const char *error_type, const char *condition,
                             const char *text)

@@ -599,7 +599,11 @@ prl_xmpp_link_send (PrlXmppLink *self, const PrlXmppMessage *msg)
     self->stats.tx_dropped_offline++;
     return FALSE;
   }
-  send_stanza (self, prl_xmpp_codec_write_message (self->ctx, msg));
+  /* As text: building a libstrophe tree only for xmpp_send() to render it cost more than the
+   * rest of the send (xmpp/codec.c, prl_xmpp_codec_write_message_text). */
+  gsize len = 0;
+  g_autofree char *text = prl_xmpp_codec_write_message_text (msg, &len);
+  xmpp_send_raw (self->conn, text, len); /* copied into libstrophe's queue */
   self->stats.tx_messages++;
   g_debug ("XMPP: sent <message/> id=%s type=%s (%" G_GSIZE_FORMAT " bytes body)",
            msg->id ? msg->id : "-", msg->type ? msg->type : "-",

@@ -52,11 +52,51 @@ render (xmpp_stanza_t *stanza)
   return copy;
 }
 
+/* Two parsed stanzas are the same tree: names, attributes (in any order) and text. */
+static void
+assert_same_tree (xmpp_stanza_t *a, xmpp_stanza_t *b)
+{
+  g_assert_cmpint (xmpp_stanza_is_text (a), ==, xmpp_stanza_is_text (b));
+  if (xmpp_stanza_is_text (a)) {
+    g_assert_cmpstr (xmpp_stanza_get_text_ptr (a), ==, xmpp_stanza_get_text_ptr (b));
+    return;
+  }
+  g_assert_cmpstr (xmpp_stanza_get_name (a), ==, xmpp_stanza_get_name (b));
+  int n = xmpp_stanza_get_attribute_count (a);
+  g_assert_cmpint (n, ==, xmpp_stanza_get_attribute_count (b));
+  const char **attrs = g_new0 (const char *, 2 * n + 2);
+  xmpp_stanza_get_attributes (a, attrs, 2 * n);
+  for (int i = 0; i < 2 * n; i += 2)
+    g_assert_cmpstr (attrs[i + 1], ==, xmpp_stanza_get_attribute (b, attrs[i]));
+  g_free (attrs);
+  xmpp_stanza_t *ca = xmpp_stanza_get_children (a), *cb = xmpp_stanza_get_children (b);
+  for (; ca != NULL && cb != NULL; ca = xmpp_stanza_get_next (ca), cb = xmpp_stanza_get_next (cb))
+    assert_same_tree (ca, cb);
+  g_assert_true (ca == NULL && cb == NULL);
+}
+
+/* prl_xmpp_codec_write_message(), after checking that the text writer (the send path) says
+ * the same once both are parsed as the wire would carry them. */
+static xmpp_stanza_t *
+write_checked (const PrlXmppMessage *in)
+{
+  xmpp_stanza_t *stanza = prl_xmpp_codec_write_message (ctx, in);
+  g_autofree char *rendered = render (stanza);
+  gsize len = 0;
+  g_autofree char *text = prl_xmpp_codec_write_message_text (in, &len);
+  g_assert_cmpuint (len, ==, strlen (text));
+  xmpp_stanza_t *a = parse (rendered), *b = parse (text);
+  assert_same_tree (a, b);
+  xmpp_stanza_release (a);
+  xmpp_stanza_release (b);
+  return stanza;
+}
+
 /* write -> text -> parse -> read, as across a real stream */
 static PrlXmppMessage *
 round_trip (const PrlXmppMessage *in)
 {
-  xmpp_stanza_t *stanza = prl_xmpp_codec_write_message (ctx, in);
+  xmpp_stanza_t *stanza = write_checked (in);
   g_autofree char *text = render (stanza);
   xmpp_stanza_release (stanza);
   return read_ok (text);
@@ -267,7 +307,7 @@ test_write_fields (void)
   in->thread = g_strdup ("thr");
   in->body = g_strdup ("Body");
   in->has_chat_state = TRUE;
-  xmpp_stanza_t *s = prl_xmpp_codec_write_message (ctx, in);
+  xmpp_stanza_t *s = write_checked (in);
   g_assert_cmpstr (xmpp_stanza_get_name (s), ==, "message");
   g_assert_cmpstr (xmpp_stanza_get_from (s), ==, "alice@sip.example.net");
   g_assert_cmpstr (xmpp_stanza_get_to (s), ==, "bob@xmpp.example.com/laptop");
@@ -291,7 +331,7 @@ test_write_minimal (void)
   g_autoptr (PrlXmppMessage) in = prl_xmpp_message_new ();
   in->from = g_strdup ("a@b");
   in->to = g_strdup ("c@d");
-  xmpp_stanza_t *s = prl_xmpp_codec_write_message (ctx, in);
+  xmpp_stanza_t *s = write_checked (in);
   g_assert_null (xmpp_stanza_get_type (s));
   g_assert_null (xmpp_stanza_get_id (s));
   g_assert_null (xmpp_stanza_get_children (s));
@@ -315,7 +355,7 @@ test_write_delay (void)
   in->body = g_strdup ("sent while you were away");
   in->delay_stamp = g_strdup ("2026-11-21T22:40:00.123Z");
   in->delay_from = g_strdup ("sip.example.net");
-  xmpp_stanza_t *s = prl_xmpp_codec_write_message (ctx, in);
+  xmpp_stanza_t *s = write_checked (in);
   xmpp_stanza_t *delay = xmpp_stanza_get_child_by_ns (s, "urn:xmpp:delay");
   g_assert_nonnull (delay);
   g_assert_cmpstr (xmpp_stanza_get_name (delay), ==, "delay");
@@ -324,7 +364,7 @@ test_write_delay (void)
   xmpp_stanza_release (s);
   /* no stamp, no element */
   g_clear_pointer (&in->delay_stamp, g_free);
-  s = prl_xmpp_codec_write_message (ctx, in);
+  s = write_checked (in);
   g_assert_null (xmpp_stanza_get_child_by_ns (s, "urn:xmpp:delay"));
   xmpp_stanza_release (s);
 }
@@ -341,7 +381,7 @@ test_write_error (void)
   in->error_condition = g_strdup ("redirect");
   in->error_detail = g_strdup ("xmpp:alice@elsewhere.example");
   in->error_text = g_strdup ("Moved");
-  xmpp_stanza_t *s = prl_xmpp_codec_write_message (ctx, in);
+  xmpp_stanza_t *s = write_checked (in);
   xmpp_stanza_t *error = xmpp_stanza_get_child_by_name (s, "error");
   g_assert_nonnull (error);
   g_assert_cmpstr (xmpp_stanza_get_type (error), ==, "modify");
@@ -405,7 +445,7 @@ test_escaping (void)
   in->from = g_strdup ("a@b");
   in->to = g_strdup ("c@d");
   in->body = g_strdup ("<script>alert('x')</script> & &amp; </body><body>injected");
-  xmpp_stanza_t *s = prl_xmpp_codec_write_message (ctx, in);
+  xmpp_stanza_t *s = write_checked (in);
   g_autofree char *text = render (s);
   xmpp_stanza_release (s);
   g_assert_null (strstr (text, "<script>"));
