@@ -36,9 +36,15 @@ typedef struct {
   guint64 seq; /* also the timer id */
   guint64 txn;
   char *xmpp_id;
-  char *to_jid;           /* the recipient: only it may bounce the message */
-  PrlStoredMessage *park; /* offline_enabled: what to park if it bounces (offline.md §4b) */
-  char *sender_uri;       /* ... and the notice's addresses */
+  char *to_jid; /* the recipient: only it may bounce the message */
+  /* offline_enabled: what to park if it bounces (offline.md §4b), kept as the few fields
+   * stored_from_stanza() needs and turned into a PrlStoredMessage only on a bounce: nearly
+   * every message is answered 202 and building the record for each cost a dozen
+   * allocations per message (bench/RESULTS.md, "Profile and fixes"). */
+  gboolean is_parkable;
+  char *from_jid, *lang, *subject, *thread, *body, *call_id;
+  gint64 received_us;
+  char *sender_uri; /* ... and the notice's addresses */
   char *target_uri;
 } Pending;
 
@@ -199,7 +205,12 @@ pending_free (Pending *p)
     return;
   g_free (p->xmpp_id);
   g_free (p->to_jid);
-  prl_stored_message_free (p->park);
+  g_free (p->from_jid);
+  g_free (p->lang);
+  g_free (p->subject);
+  g_free (p->thread);
+  g_free (p->body);
+  g_free (p->call_id);
   g_free (p->sender_uri);
   g_free (p->target_uri);
   g_free (p);
@@ -434,8 +445,8 @@ text_is_xml_safe (const char *s)
 
 /* offline.md §4a: what a relayed MESSAGE would be parked as. */
 static PrlStoredMessage *
-stored_from_stanza (PrlCore *self, const PrlXmppMessage *x, const PrlSipMessage *m,
-                    const char *target, gint64 now_us)
+stored_from_stanza (PrlCore *self, const PrlXmppMessage *x, const char *call_id, const char *target,
+                    gint64 now_us)
 {
   PrlStoredMessage *s = prl_stored_message_new ();
   g_autofree char *owner = prl_offline_owner_xmpp (x->to);
@@ -451,7 +462,7 @@ stored_from_stanza (PrlCore *self, const PrlXmppMessage *x, const PrlSipMessage 
   s->subject = g_strdup (x->subject);
   s->thread = g_strdup (x->thread);
   s->origin = g_strdup ("sip");
-  s->original_id = g_strdup (m->call_id);
+  s->original_id = g_strdup (call_id);
   s->original_to = g_strdup (target);
   prl_offline_stamp (self->offline, s, owner, now_us);
   return s;
@@ -541,8 +552,8 @@ on_sip_message (PrlCore *self, const PrlSipMessage *m, gint64 now_us, GPtrArray 
     ctx->fail_counter = "sip_in_rejected_link_down";
     ctx->notice_from = g_strdup (target);
     ctx->notice_to = g_strdup (m->from);
-    prl_offline_park (self->offline, stored_from_stanza (self, x, m, target, now_us), ctx, now_us,
-                      out);
+    prl_offline_park (self->offline, stored_from_stanza (self, x, m->call_id, target, now_us), ctx,
+                      now_us, out);
     prl_xmpp_message_free (x);
     return;
   }
@@ -562,7 +573,14 @@ on_sip_message (PrlCore *self, const PrlSipMessage *m, gint64 now_us, GPtrArray 
   p->xmpp_id = g_strdup (x->id);
   p->to_jid = g_strdup (x->to);
   if (cfg->offline_enabled) { /* offline.md §4b */
-    p->park = stored_from_stanza (self, x, m, target, now_us);
+    p->is_parkable = TRUE;
+    p->from_jid = g_strdup (x->from);
+    p->lang = g_strdup (x->lang);
+    p->subject = g_strdup (x->subject);
+    p->thread = g_strdup (x->thread);
+    p->body = g_strdup (x->body);
+    p->call_id = g_strdup (m->call_id);
+    p->received_us = now_us;
     p->sender_uri = g_strdup (m->from);
     p->target_uri = g_strdup (target);
   }
@@ -644,8 +662,17 @@ on_xmpp_error (PrlCore *self, const PrlXmppMessage *m, gint64 now_us, GPtrArray 
   g_autofree char *contact = NULL;
   if (status >= 300 && status < 400)
     contact = contact_from_detail (m->error_detail);
-  if (p->park != NULL && condition_is_offline (condition)
+  if (p->is_parkable && condition_is_offline (condition)
       && prl_offline_can_park (self->offline)) { /* offline.md §4b */
+    const PrlXmppMessage relayed = { .from = p->from_jid,
+                                     .to = p->to_jid,
+                                     .id = p->xmpp_id,
+                                     .lang = p->lang,
+                                     .subject = p->subject,
+                                     .thread = p->thread,
+                                     .body = p->body };
+    PrlStoredMessage *stored
+        = stored_from_stanza (self, &relayed, p->call_id, p->target_uri, p->received_us);
     PrlOfflineParkCtx *ctx = g_new0 (PrlOfflineParkCtx, 1);
     ctx->kind = PRL_OFFLINE_PARK_SIP;
     ctx->txn = p->txn;
@@ -655,7 +682,7 @@ on_xmpp_error (PrlCore *self, const PrlXmppMessage *m, gint64 now_us, GPtrArray 
     ctx->fail_counter = "sip_in_bounced";
     ctx->notice_from = g_steal_pointer (&p->target_uri);
     ctx->notice_to = g_steal_pointer (&p->sender_uri);
-    prl_offline_park (self->offline, g_steal_pointer (&p->park), ctx, now_us, out);
+    prl_offline_park (self->offline, stored, ctx, now_us, out);
     drop_pending (self, p);
     return;
   }

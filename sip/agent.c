@@ -1019,6 +1019,12 @@ prl_sip_agent_new (const PrlSipAgentConfig *config, const PrlSipAgentCallbacks *
   }
   /* The default (1) would run the SIP stack in a thread of its own: LIBRARIES.md §2. */
   su_root_threading (self->root, 0);
+  /* GLib blocks a non-recursive source around each dispatch: every socket fd of the stack
+   * leaves the poll set and comes back, and each move writes the context's wakeup eventfd,
+   * which cost about a quarter of parleyd's CPU per message (bench/RESULTS.md, "Profile and
+   * fixes"). The stack's callbacks never iterate the loop (prl_sip_agent_free does, but only
+   * from outside them), so allowing recursion changes nothing else. */
+  g_source_set_can_recurse (su_glib_root_gsource (self->root), TRUE);
   g_source_attach (su_glib_root_gsource (self->root), NULL);
 
   /* Port 0: pick one; another process may take it between the probe and the bind, so retry. */

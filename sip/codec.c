@@ -46,6 +46,18 @@ copy_text (const char *s)
 {
   if (s == NULL)
     return NULL;
+  /* Nearly every value (URIs, Call-ID, Content-Type) is already one clean line of printable
+   * ASCII with single inner spaces: then the result is a plain copy, one allocation instead
+   * of three. This runs several times per MESSAGE. */
+  const guchar *q = (const guchar *)s;
+  while (*q > 0x20 && *q < 0x7f)
+    q++;
+  while (*q == ' ' && q[1] > 0x20 && q[1] < 0x7f && q != (const guchar *)s) {
+    for (q++; *q > 0x20 && *q < 0x7f; q++)
+      ;
+  }
+  if (*q == '\0')
+    return g_strdup (s);
   g_autofree char *valid = g_utf8_make_valid (s, -1);
   GString *out = g_string_sized_new (strlen (valid));
   gboolean in_space = FALSE;

@@ -344,6 +344,16 @@ add_error (xmpp_stanza_t *parent, const char *type, const char *condition, const
   return error;
 }
 
+/* The XEP-0085 element to write: the named state when it is one of the five, <active/> for
+ * has_chat_state alone, else none (a name never reaches the wire unchecked). */
+static const char *
+chat_state_name (const PrlXmppMessage *msg)
+{
+  if (msg->chat_state != NULL && is_chat_state (msg->chat_state))
+    return msg->chat_state;
+  return msg->has_chat_state || msg->chat_state != NULL ? "active" : NULL;
+}
+
 xmpp_stanza_t *
 prl_xmpp_codec_write_message (xmpp_ctx_t *ctx, const PrlXmppMessage *msg)
 {
@@ -363,9 +373,8 @@ prl_xmpp_codec_write_message (xmpp_ctx_t *ctx, const PrlXmppMessage *msg)
     add_child (stanza, "thread", NULL, msg->thread);
   if (msg->body != NULL)
     add_child (stanza, "body", NULL, msg->body);
-  if (msg->has_chat_state || msg->chat_state != NULL)
-    add_child (stanza, msg->chat_state != NULL ? msg->chat_state : "active",
-               PRL_XMPP_NS_CHATSTATES, NULL);
+  if (chat_state_name (msg) != NULL)
+    add_child (stanza, chat_state_name (msg), PRL_XMPP_NS_CHATSTATES, NULL);
   if (msg->receipt_request)
     add_child (stanza, "request", PRL_XMPP_NS_RECEIPTS, NULL);
   if (msg->receipt_id != NULL)
@@ -384,6 +393,151 @@ prl_xmpp_codec_write_message (xmpp_ctx_t *ctx, const PrlXmppMessage *msg)
   if (g_strcmp0 (msg->type, "error") == 0)
     add_error (stanza, msg->error_type, msg->error_condition, msg->error_detail, msg->error_text);
   return stanza; /* (transfer full) */
+}
+
+/* ---- the same stanza as text, for the send path ------------------------------------------
+ *
+ * libstrophe builds a tree (one allocation per element, attribute, key and text node) and
+ * renders it again in xmpp_send(): about 40 allocations per relayed message, the largest
+ * share of parleyd's own cost per SIP->XMPP message in the profile (bench/RESULTS.md,
+ * "Profile and fixes"). The link sends this text with xmpp_send_raw() instead. It is the
+ * stanza prl_xmpp_codec_write_message() builds, element for element (the unit tests and the
+ * fuzzer compare the two after parsing). */
+
+/* Appends @s, made XML-safe as prl_xmpp_codec_xml_safe() does, with &, <, > and " escaped
+ * (enough for text and for double-quoted attribute values). */
+static void
+append_escaped (GString *out, const char *s)
+{
+  g_autofree char *safe = NULL;
+  for (const guchar *p = (const guchar *)s; *p != '\0'; p++) {
+    if ((*p < 0x20 && *p != '\t' && *p != '\n') || *p >= 0x80) {
+      safe = prl_xmpp_codec_xml_safe (s); /* the rare case: not plain ASCII */
+      s = safe;
+      break;
+    }
+  }
+  const char *run = s;
+  for (const char *p = s;; p++) {
+    const char *entity;
+    switch (*p) {
+    case '&':
+      entity = "&amp;";
+      break;
+    case '<':
+      entity = "&lt;";
+      break;
+    case '>':
+      entity = "&gt;";
+      break;
+    case '"':
+      entity = "&quot;";
+      break;
+    case '\0':
+      g_string_append_len (out, run, p - run);
+      return;
+    default:
+      continue;
+    }
+    g_string_append_len (out, run, p - run);
+    g_string_append (out, entity);
+    run = p + 1;
+  }
+}
+
+static void
+append_attr (GString *out, const char *key, const char *value)
+{
+  if (value == NULL)
+    return;
+  g_string_append_c (out, ' ');
+  g_string_append (out, key);
+  g_string_append (out, "=\"");
+  append_escaped (out, value);
+  g_string_append_c (out, '"');
+}
+
+/* <@name [xmlns=@ns]>@text</@name>, or <@name [xmlns=@ns]/> when @text is NULL or empty. */
+static void
+append_child (GString *out, const char *name, const char *ns, const char *text)
+{
+  g_string_append_c (out, '<');
+  g_string_append (out, name);
+  append_attr (out, "xmlns", ns);
+  if (text == NULL || *text == '\0') {
+    g_string_append (out, "/>");
+    return;
+  }
+  g_string_append_c (out, '>');
+  append_escaped (out, text);
+  g_string_append (out, "</");
+  g_string_append (out, name);
+  g_string_append_c (out, '>');
+}
+
+/* <@name xmlns='@ns' id='@id'/> */
+static void
+append_empty_with_id (GString *out, const char *name, const char *ns, const char *id)
+{
+  g_string_append_c (out, '<');
+  g_string_append (out, name);
+  append_attr (out, "xmlns", ns);
+  append_attr (out, "id", id);
+  g_string_append (out, "/>");
+}
+
+char *
+prl_xmpp_codec_write_message_text (const PrlXmppMessage *msg, gsize *len)
+{
+  g_return_val_if_fail (msg != NULL, NULL);
+
+  GString *out = g_string_sized_new (256 + (msg->body != NULL ? strlen (msg->body) : 0));
+  g_string_append (out, "<message");
+  append_attr (out, "from", msg->from);
+  append_attr (out, "to", msg->to);
+  append_attr (out, "id", msg->id);
+  append_attr (out, "type", msg->type);
+  append_attr (out, "xml:lang", msg->lang);
+  g_string_append_c (out, '>');
+  if (msg->subject != NULL)
+    append_child (out, "subject", NULL, msg->subject);
+  if (msg->thread != NULL)
+    append_child (out, "thread", NULL, msg->thread);
+  if (msg->body != NULL)
+    append_child (out, "body", NULL, msg->body);
+  if (chat_state_name (msg) != NULL)
+    append_child (out, chat_state_name (msg), PRL_XMPP_NS_CHATSTATES, NULL);
+  if (msg->receipt_request)
+    append_child (out, "request", PRL_XMPP_NS_RECEIPTS, NULL);
+  if (msg->receipt_id != NULL)
+    append_empty_with_id (out, "received", PRL_XMPP_NS_RECEIPTS, msg->receipt_id);
+  if (msg->markable)
+    append_child (out, "markable", PRL_XMPP_NS_MARKERS, NULL);
+  if (msg->displayed_id != NULL)
+    append_empty_with_id (out, "displayed", PRL_XMPP_NS_MARKERS, msg->displayed_id);
+  if (msg->origin_id != NULL)
+    append_empty_with_id (out, "origin-id", PRL_XMPP_NS_SID, msg->origin_id);
+  if (msg->delay_stamp != NULL) { /* XEP-0203: a flushed offline message */
+    g_string_append (out, "<delay");
+    append_attr (out, "xmlns", PRL_XMPP_NS_DELAY);
+    append_attr (out, "stamp", msg->delay_stamp);
+    append_attr (out, "from", msg->delay_from);
+    g_string_append (out, "/>");
+  }
+  if (g_strcmp0 (msg->type, "error") == 0) {
+    g_string_append (out, "<error");
+    append_attr (out, "type", msg->error_type ? msg->error_type : "cancel");
+    g_string_append_c (out, '>');
+    append_child (out, msg->error_condition ? msg->error_condition : "undefined-condition",
+                  PRL_XMPP_NS_STANZAS, msg->error_detail);
+    if (msg->error_text != NULL)
+      append_child (out, "text", PRL_XMPP_NS_STANZAS, msg->error_text);
+    g_string_append (out, "</error>");
+  }
+  g_string_append (out, "</message>");
+  if (len != NULL)
+    *len = out->len;
+  return g_string_free (out, FALSE); /* (transfer full) */
 }
 
 xmpp_stanza_t *

@@ -39,6 +39,11 @@ PrlXmppMessage *prl_xmpp_codec_read_message (xmpp_stanza_t *stanza, GError **err
  * escaping is libstrophe's. */
 xmpp_stanza_t *prl_xmpp_codec_write_message (xmpp_ctx_t *ctx, const PrlXmppMessage *msg);
 
+/* The same <message/> as prl_xmpp_codec_write_message() builds, rendered as XML text
+ * (transfer full; its length in @len when not NULL), for xmpp_send_raw(): no libstrophe
+ * tree on the send path. Text is made XML-safe the same way, and &, <, > and " are escaped. */
+char *prl_xmpp_codec_write_message_text (const PrlXmppMessage *msg, gsize *len);
+
 /* Builds the RFC 6120 §8.3 error reply to @stanza (transfer full): same element name,
  * from/to swapped, id copied, type='error', <error type=@error_type><@condition/>
  * [<text>@text</text>]</error>. NULL when no reply is allowed: @stanza lacks from or to, or

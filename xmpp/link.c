@@ -135,9 +135,13 @@ source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
    * bytes that only the next pass writes. */
   if (connect_done || (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
     ls->kick = TRUE;
+  /* The source can recurse (see prl_xmpp_link_start), so it is not blocked here and every
+   * change of its ready time writes GLib's wakeup fd: move the tick only when it has passed,
+   * not on every pass (a tick at most TICK_MS away is all libstrophe's timers need). */
+  gint64 ready = g_source_get_ready_time (source);
   if (xmpp_conn_is_disconnected (self->conn))
     g_source_set_ready_time (source, -1);
-  else
+  else if (ready == -1 || ready <= g_source_get_time (source))
     g_source_set_ready_time (source, g_source_get_time (source) + TICK_MS * 1000);
   return G_SOURCE_CONTINUE;
 }
@@ -562,6 +566,10 @@ prl_xmpp_link_start (PrlXmppLink *self)
     self->source = (LinkSource *)g_source_new (&link_source_funcs, sizeof (LinkSource));
     self->source->link = self;
     g_source_set_name (&self->source->source, "parley-xmpp-link");
+    /* GLib blocks a non-recursive source around each dispatch by taking its fd out of the
+     * poll set and putting it back, and each of those writes the context's wakeup eventfd:
+     * two syscalls per dispatch, more than a stanza costs. Nothing here runs a nested loop. */
+    g_source_set_can_recurse (&self->source->source, TRUE);
     g_source_attach (&self->source->source, NULL);
   }
   if (!self->is_probed)
@@ -591,7 +599,11 @@ prl_xmpp_link_send (PrlXmppLink *self, const PrlXmppMessage *msg)
     self->stats.tx_dropped_offline++;
     return FALSE;
   }
-  send_stanza (self, prl_xmpp_codec_write_message (self->ctx, msg));
+  /* As text: building a libstrophe tree only for xmpp_send() to render it cost more than the
+   * rest of the send (xmpp/codec.c, prl_xmpp_codec_write_message_text). */
+  gsize len = 0;
+  g_autofree char *text = prl_xmpp_codec_write_message_text (msg, &len);
+  xmpp_send_raw (self->conn, text, len); /* copied into libstrophe's queue */
   self->stats.tx_messages++;
   g_debug ("XMPP: sent <message/> id=%s type=%s (%" G_GSIZE_FORMAT " bytes body)",
            msg->id ? msg->id : "-", msg->type ? msg->type : "-",

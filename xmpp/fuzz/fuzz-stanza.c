@@ -3,7 +3,8 @@
  * The input bytes are parsed as one stanza with xmpp_stanza_new_from_string() (libstrophe's
  * own expat parser, as on the wire), decoded with prl_xmpp_codec_read_message(), written
  * back with prl_xmpp_codec_write_message(), rendered, parsed and decoded again. Invariants:
- * nothing crashes or leaks, a decoded message survives its own round trip, and the text
+ * nothing crashes or leaks, a decoded message survives its own round trip, the text writer
+ * of the send path (prl_xmpp_codec_write_message_text) parses to the same tree, and the text
  * fields come back as prl_xmpp_codec_xml_safe() made them. The error-reply and iq-answer
  * builders run on the same input. Replayed under gcc by gateway/fuzz/standalone.c in the
  * fuzz suite; built for libFuzzer with -Dfuzzing=true.
@@ -25,6 +26,29 @@ check_same_text (const char *first, const char *second)
   g_assert_cmpstr (expected, ==, second);
 }
 
+/* Two parsed stanzas are the same tree: names, attributes (in any order) and text. */
+static void
+assert_same_tree (xmpp_stanza_t *a, xmpp_stanza_t *b)
+{
+  g_assert_cmpint (xmpp_stanza_is_text (a), ==, xmpp_stanza_is_text (b));
+  if (xmpp_stanza_is_text (a)) {
+    g_assert_cmpstr (xmpp_stanza_get_text_ptr (a), ==, xmpp_stanza_get_text_ptr (b));
+    return;
+  }
+  g_assert_cmpstr (xmpp_stanza_get_name (a), ==, xmpp_stanza_get_name (b));
+  int n = xmpp_stanza_get_attribute_count (a);
+  g_assert_cmpint (n, ==, xmpp_stanza_get_attribute_count (b));
+  const char **attrs = g_new0 (const char *, 2 * n + 2);
+  xmpp_stanza_get_attributes (a, attrs, 2 * n);
+  for (int i = 0; i < 2 * n; i += 2)
+    g_assert_cmpstr (attrs[i + 1], ==, xmpp_stanza_get_attribute (b, attrs[i]));
+  g_free (attrs);
+  xmpp_stanza_t *ca = xmpp_stanza_get_children (a), *cb = xmpp_stanza_get_children (b);
+  for (; ca != NULL && cb != NULL; ca = xmpp_stanza_get_next (ca), cb = xmpp_stanza_get_next (cb))
+    assert_same_tree (ca, cb);
+  g_assert_true (ca == NULL && cb == NULL);
+}
+
 static void
 round_trip (const PrlXmppMessage *first)
 {
@@ -36,6 +60,12 @@ round_trip (const PrlXmppMessage *first)
   xmpp_stanza_t *again = xmpp_stanza_new_from_string (ctx, buf);
   xmpp_free (ctx, buf);
   g_assert_nonnull (again); /* what we write must always be well-formed */
+  /* the send path's text writer says the same */
+  g_autofree char *text = prl_xmpp_codec_write_message_text (first, NULL);
+  xmpp_stanza_t *as_text = xmpp_stanza_new_from_string (ctx, text);
+  g_assert_nonnull (as_text);
+  assert_same_tree (again, as_text);
+  xmpp_stanza_release (as_text);
 
   g_autoptr (GError) error = NULL;
   g_autoptr (PrlXmppMessage) second = prl_xmpp_codec_read_message (again, &error);

@@ -52,11 +52,51 @@ render (xmpp_stanza_t *stanza)
   return copy;
 }
 
+/* Two parsed stanzas are the same tree: names, attributes (in any order) and text. */
+static void
+assert_same_tree (xmpp_stanza_t *a, xmpp_stanza_t *b)
+{
+  g_assert_cmpint (xmpp_stanza_is_text (a), ==, xmpp_stanza_is_text (b));
+  if (xmpp_stanza_is_text (a)) {
+    g_assert_cmpstr (xmpp_stanza_get_text_ptr (a), ==, xmpp_stanza_get_text_ptr (b));
+    return;
+  }
+  g_assert_cmpstr (xmpp_stanza_get_name (a), ==, xmpp_stanza_get_name (b));
+  int n = xmpp_stanza_get_attribute_count (a);
+  g_assert_cmpint (n, ==, xmpp_stanza_get_attribute_count (b));
+  const char **attrs = g_new0 (const char *, 2 * n + 2);
+  xmpp_stanza_get_attributes (a, attrs, 2 * n);
+  for (int i = 0; i < 2 * n; i += 2)
+    g_assert_cmpstr (attrs[i + 1], ==, xmpp_stanza_get_attribute (b, attrs[i]));
+  g_free (attrs);
+  xmpp_stanza_t *ca = xmpp_stanza_get_children (a), *cb = xmpp_stanza_get_children (b);
+  for (; ca != NULL && cb != NULL; ca = xmpp_stanza_get_next (ca), cb = xmpp_stanza_get_next (cb))
+    assert_same_tree (ca, cb);
+  g_assert_true (ca == NULL && cb == NULL);
+}
+
+/* prl_xmpp_codec_write_message(), after checking that the text writer (the send path) says
+ * the same once both are parsed as the wire would carry them. */
+static xmpp_stanza_t *
+write_checked (const PrlXmppMessage *in)
+{
+  xmpp_stanza_t *stanza = prl_xmpp_codec_write_message (ctx, in);
+  g_autofree char *rendered = render (stanza);
+  gsize len = 0;
+  g_autofree char *text = prl_xmpp_codec_write_message_text (in, &len);
+  g_assert_cmpuint (len, ==, strlen (text));
+  xmpp_stanza_t *a = parse (rendered), *b = parse (text);
+  assert_same_tree (a, b);
+  xmpp_stanza_release (a);
+  xmpp_stanza_release (b);
+  return stanza;
+}
+
 /* write -> text -> parse -> read, as across a real stream */
 static PrlXmppMessage *
 round_trip (const PrlXmppMessage *in)
 {
-  xmpp_stanza_t *stanza = prl_xmpp_codec_write_message (ctx, in);
+  xmpp_stanza_t *stanza = write_checked (in);
   g_autofree char *text = render (stanza);
   xmpp_stanza_release (stanza);
   return read_ok (text);
@@ -283,7 +323,7 @@ test_write_fields (void)
   in->thread = g_strdup ("thr");
   in->body = g_strdup ("Body");
   in->has_chat_state = TRUE;
-  xmpp_stanza_t *s = prl_xmpp_codec_write_message (ctx, in);
+  xmpp_stanza_t *s = write_checked (in);
   g_assert_cmpstr (xmpp_stanza_get_name (s), ==, "message");
   g_assert_cmpstr (xmpp_stanza_get_from (s), ==, "alice@sip.example.net");
   g_assert_cmpstr (xmpp_stanza_get_to (s), ==, "bob@xmpp.example.com/laptop");
@@ -307,7 +347,7 @@ test_write_minimal (void)
   g_autoptr (PrlXmppMessage) in = prl_xmpp_message_new ();
   in->from = g_strdup ("a@b");
   in->to = g_strdup ("c@d");
-  xmpp_stanza_t *s = prl_xmpp_codec_write_message (ctx, in);
+  xmpp_stanza_t *s = write_checked (in);
   g_assert_null (xmpp_stanza_get_type (s));
   g_assert_null (xmpp_stanza_get_id (s));
   g_assert_null (xmpp_stanza_get_children (s));
@@ -331,7 +371,7 @@ test_write_delay (void)
   in->body = g_strdup ("sent while you were away");
   in->delay_stamp = g_strdup ("2026-11-21T22:40:00.123Z");
   in->delay_from = g_strdup ("sip.example.net");
-  xmpp_stanza_t *s = prl_xmpp_codec_write_message (ctx, in);
+  xmpp_stanza_t *s = write_checked (in);
   xmpp_stanza_t *delay = xmpp_stanza_get_child_by_ns (s, "urn:xmpp:delay");
   g_assert_nonnull (delay);
   g_assert_cmpstr (xmpp_stanza_get_name (delay), ==, "delay");
@@ -340,7 +380,7 @@ test_write_delay (void)
   xmpp_stanza_release (s);
   /* no stamp, no element */
   g_clear_pointer (&in->delay_stamp, g_free);
-  s = prl_xmpp_codec_write_message (ctx, in);
+  s = write_checked (in);
   g_assert_null (xmpp_stanza_get_child_by_ns (s, "urn:xmpp:delay"));
   xmpp_stanza_release (s);
 }
@@ -357,7 +397,7 @@ test_write_error (void)
   in->error_condition = g_strdup ("redirect");
   in->error_detail = g_strdup ("xmpp:alice@elsewhere.example");
   in->error_text = g_strdup ("Moved");
-  xmpp_stanza_t *s = prl_xmpp_codec_write_message (ctx, in);
+  xmpp_stanza_t *s = write_checked (in);
   xmpp_stanza_t *error = xmpp_stanza_get_child_by_name (s, "error");
   g_assert_nonnull (error);
   g_assert_cmpstr (xmpp_stanza_get_type (error), ==, "modify");
@@ -384,6 +424,37 @@ test_write_error (void)
   g_assert_cmpstr (back->error_condition, ==, "undefined-condition");
   g_assert_null (back->error_text);
   g_assert_null (back->error_detail);
+}
+
+/* chat states, receipts, markers and origin-id through both writers (tree and text) */
+static void
+test_round_trip_extensions (void)
+{
+  g_autoptr (PrlXmppMessage) in = prl_xmpp_message_new ();
+  in->from = g_strdup ("alice@sip.example.net");
+  in->to = g_strdup ("bob@xmpp.example.com");
+  in->id = g_strdup ("m1");
+  in->type = g_strdup ("chat");
+  in->body = g_strdup ("hi");
+  in->chat_state = g_strdup ("composing");
+  in->receipt_request = TRUE;
+  in->markable = TRUE;
+  in->origin_id = g_strdup ("o<1>");
+  g_autoptr (PrlXmppMessage) out = round_trip (in);
+  g_assert_cmpstr (out->chat_state, ==, "composing");
+  g_assert_true (out->receipt_request);
+  g_assert_true (out->markable);
+  g_assert_cmpstr (out->origin_id, ==, "o<1>");
+  g_autoptr (PrlXmppMessage) ack = prl_xmpp_message_new ();
+  ack->from = g_strdup ("alice@sip.example.net");
+  ack->to = g_strdup ("bob@xmpp.example.com");
+  ack->receipt_id = g_strdup ("m\"9");
+  ack->displayed_id = g_strdup ("m8");
+  ack->chat_state = g_strdup ("bogus><x"); /* never written as a name: <active/> */
+  g_autoptr (PrlXmppMessage) back = round_trip (ack);
+  g_assert_cmpstr (back->receipt_id, ==, "m\"9");
+  g_assert_cmpstr (back->displayed_id, ==, "m8");
+  g_assert_cmpstr (back->chat_state, ==, "active");
 }
 
 static void
@@ -421,7 +492,7 @@ test_escaping (void)
   in->from = g_strdup ("a@b");
   in->to = g_strdup ("c@d");
   in->body = g_strdup ("<script>alert('x')</script> & &amp; </body><body>injected");
-  xmpp_stanza_t *s = prl_xmpp_codec_write_message (ctx, in);
+  xmpp_stanza_t *s = write_checked (in);
   g_autofree char *text = render (s);
   xmpp_stanza_release (s);
   g_assert_null (strstr (text, "<script>"));
@@ -547,6 +618,7 @@ main (int argc, char **argv)
   g_test_add_func ("/xmpp/codec/write/escaping", test_escaping);
   g_test_add_func ("/xmpp/codec/write/xml-safe", test_xml_safe);
   g_test_add_func ("/xmpp/codec/round-trip", test_round_trip);
+  g_test_add_func ("/xmpp/codec/round-trip-extensions", test_round_trip_extensions);
   g_test_add_func ("/xmpp/codec/error-reply", test_error_reply);
   g_test_add_func ("/xmpp/codec/jid", test_jid);
 
