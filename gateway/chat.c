@@ -4,7 +4,7 @@
  * "bare XMPP user JID\nbare JID of the SIP user as XMPP sees it", so both directions and
  * body-less stanzas find it without mapping addresses again.
  */
-#include "gateway/chat.h"
+#include "gateway/chat-internal.h"
 
 #include <string.h>
 
@@ -14,115 +14,12 @@
 #include "gateway/message-map.h"
 #include "gateway/offline.h"
 
-#define MAX_RECEIPTS 4096    /* receipts we wait for, each way (oldest forgotten first) */
-#define MAX_FALLBACKS 10000  /* pairs remembered as "no MSRP" */
-#define MAX_RECENT 4096      /* delivered stanzas that a bounce may still name (§11) */
-#define RECENT_US (30 * US)  /* ... for this long */
-#define PUSH_LINGER_US (2 * US) /* a push session with nothing to send closes after this (§12) */
-#define PUSH_PREFIX "\001push\n" /* push chats' keys: no JID pair looks like it */
-#define US 1000000
-
-typedef enum {
-  CHAT_INVITING, /* CHAT_OPEN sent, waiting for CHAT_OPENED / CHAT_FAILED */
-  CHAT_ACTIVE,
-} ChatState;
-
-typedef struct {
-  guint64 id;
-  char *key;
-  ChatState state;
-  gboolean incoming;
-  char *jid;        /* the XMPP user (full JID of the last stanza, or bare) */
-  char *gw_jid;     /* the SIP user as an XMPP address */
-  char *local_uri;  /* the XMPP user as a SIP URI (CPIM From) */
-  char *remote_uri; /* the SIP user */
-  char *thread;     /* <thread/> = INVITE Call-ID (§3) */
-  gboolean peer_cpim, peer_composing;
-  GQueue queue;                /* Held* while inviting */
-  gint64 last_us;              /* last traffic either way (idle timeout, §6) */
-  gint64 composing_sent_us;    /* we told the peer "active" then; 0 = idle */
-  gint64 peer_composing_until; /* the peer is composing until then; 0 = not */
-  gboolean told_offline;       /* the offline notice went into this session (§11) */
-  gboolean push;               /* an offline push session (§12): no XMPP side */
-  GQueue pushq;                /* Pushed* waiting for the push session to open */
-  guint inflight;              /* push: SENDs without an outcome yet */
-} Chat;
-
-/* A parked message for a push session (§12), with its flush token. */
-typedef struct {
-  PrlStoredMessage *m;
-  guint64 token;
-} Pushed;
-
-static void
-pushed_free (Pushed *p)
-{
-  prl_stored_message_free (p->m);
-  g_free (p);
-}
-
-/* A stanza a session delivered to XMPP, kept a while in case it bounces (§11). */
-typedef struct {
-  char *id;
-  guint64 chat_id;
-  PrlStoredMessage *park; /* what to park if it bounces as offline */
-  gint64 at_us;
-} Recent;
-
-static void
-recent_free (Recent *r)
-{
-  g_free (r->id);
-  prl_stored_message_free (r->park);
-  g_free (r);
-}
-
-/* A stanza held while the INVITE is pending, with its time of receipt (a fallback to page
- * mode parks it with that time, offline.md §3). */
-typedef struct {
-  PrlXmppMessage *m;
-  gint64 received_us;
-} Held;
-
 static void
 held_free (Held *h)
 {
   prl_xmpp_message_free (h->m);
   g_free (h);
 }
-
-/* A message we sent on a session, until its transaction outcome (§4: fallback on failure). */
-typedef struct {
-  guint64 chat_id;
-  PrlXmppMessage *orig; /* the stanza, for page-mode fallback and the receipt (NULL: push) */
-  gint64 received_us;
-  guint64 push_token;   /* push (§12): the flush token to report to offline.c */
-} Sent;
-
-/* A receipt we wait for: XMPP <request/> -> our SEND (by token), or MSRP Success-Report ->
- * the XMPP stanza we delivered (by its id). */
-typedef struct {
-  char *key;        /* "t<token>" or "x<xmpp id>" */
-  guint64 chat_id;
-  char *xmpp_id;    /* t: the original stanza id to echo in <received/> */
-  char *jid, *gw_jid;
-  char *message_id; /* x: the MSRP message to REPORT */
-  gsize len;
-} Receipt;
-
-struct _PrlChat {
-  const PrlCoreConfig *config;
-  PrlChatHost host;
-  gpointer core;
-  GHashTable *by_key;   /* key -> Chat* (owned) */
-  GHashTable *by_id;    /* guint64* -> Chat* (borrowed) */
-  GHashTable *sent;     /* guint64* token -> Sent* (owned) */
-  GHashTable *receipts; /* key -> Receipt* (owned) */
-  GQueue receipt_order; /* Receipt keys (borrowed), oldest first */
-  PrlOfflineLru *fallback; /* pair key -> until_us */
-  GHashTable *recent;   /* xmpp id -> Recent* (owned) */
-  GQueue recent_order;  /* Recent* (borrowed), oldest first */
-};
 
 static void
 chat_free (Chat *c)
@@ -134,7 +31,7 @@ chat_free (Chat *c)
   g_free (c->remote_uri);
   g_free (c->thread);
   g_queue_clear_full (&c->queue, (GDestroyNotify)held_free);
-  g_queue_clear_full (&c->pushq, (GDestroyNotify)pushed_free);
+  g_queue_clear_full (&c->pushq, (GDestroyNotify)prl_chat_i_pushed_free);
   g_free (c);
 }
 
@@ -166,12 +63,14 @@ prl_chat_new (const PrlCoreConfig *config, const PrlChatHost *host, gpointer cor
   self->core = core;
   self->by_key = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)chat_free);
   self->by_id = g_hash_table_new (g_int64_hash, g_int64_equal);
-  self->sent = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, (GDestroyNotify)sent_free);
+  self->sent
+      = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, (GDestroyNotify)sent_free);
   self->receipts
       = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)receipt_free);
   g_queue_init (&self->receipt_order);
   self->fallback = prl_offline_lru_new (MAX_FALLBACKS);
-  self->recent = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)recent_free);
+  self->recent = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                        (GDestroyNotify)prl_chat_i_recent_free);
   g_queue_init (&self->recent_order);
   return self;
 }
@@ -200,16 +99,16 @@ prl_chat_count (PrlChat *self)
 
 /* ---------------------------------------------------------------- helpers */
 
-static void
-count (GPtrArray *out, const char *counter)
+void
+prl_chat_i_count (GPtrArray *out, const char *counter)
 {
   PrlAction *a = prl_action_new (PRL_ACTION_COUNT);
   a->counter = counter;
   g_ptr_array_add (out, a);
 }
 
-static PrlAction *
-chat_action (GPtrArray *out, PrlActionKind kind, guint64 id)
+PrlAction *
+prl_chat_i_chat_action (GPtrArray *out, PrlActionKind kind, guint64 id)
 {
   PrlAction *a = prl_action_new (kind);
   a->chat.id = id;
@@ -217,8 +116,8 @@ chat_action (GPtrArray *out, PrlActionKind kind, guint64 id)
   return a;
 }
 
-static char *
-bare (const char *jid)
+char *
+prl_chat_i_bare (const char *jid)
 {
   return g_strndup (jid, strcspn (jid, "/"));
 }
@@ -226,13 +125,13 @@ bare (const char *jid)
 static char *
 pair_key (const char *user_jid, const char *gw_jid)
 {
-  g_autofree char *a = bare (user_jid);
-  g_autofree char *b = bare (gw_jid);
+  g_autofree char *a = prl_chat_i_bare (user_jid);
+  g_autofree char *b = prl_chat_i_bare (gw_jid);
   return g_strdup_printf ("%s\n%s", a, b);
 }
 
-static Chat *
-chat_add (PrlChat *self, char *key, guint64 id)
+Chat *
+prl_chat_i_chat_add (PrlChat *self, char *key, guint64 id)
 {
   Chat *c = g_new0 (Chat, 1);
   c->id = id;
@@ -243,8 +142,8 @@ chat_add (PrlChat *self, char *key, guint64 id)
   return c;
 }
 
-static void
-chat_remove (PrlChat *self, Chat *c)
+void
+prl_chat_i_chat_remove (PrlChat *self, Chat *c)
 {
   g_hash_table_remove (self->by_id, &c->id);
   g_hash_table_remove (self->by_key, c->key); /* frees c */
@@ -309,11 +208,11 @@ send_chat_state (PrlChat *self, Chat *c, const char *state, GPtrArray *out)
 }
 
 /* One MSRP message on @c: text (CPIM-wrapped when the peer takes it, §4) or isComposing. */
-static guint64
-send_msrp (PrlChat *self, Chat *c, const char *content_type, const char *body, gsize len,
-           gboolean success_report, gint64 now_us, GPtrArray *out)
+guint64
+prl_chat_i_send_msrp (PrlChat *self, Chat *c, const char *content_type, const char *body, gsize len,
+                      gboolean success_report, gint64 now_us, GPtrArray *out)
 {
-  PrlAction *a = chat_action (out, PRL_ACTION_CHAT_SEND, c->id);
+  PrlAction *a = prl_chat_i_chat_action (out, PRL_ACTION_CHAT_SEND, c->id);
   a->chat.token = self->host.next_seq (self->core);
   a->chat.success_report = success_report;
   if (c->peer_cpim && self->config->chat_cpim) {
@@ -334,14 +233,14 @@ static void
 send_composing (PrlChat *self, Chat *c, gboolean active, gint64 now_us, GPtrArray *out)
 {
   if (!c->peer_composing) { /* its accept-types lacks isComposing (RFC 4975 §8.6) */
-    count (out, "chat_out_composing_not_accepted");
+    prl_chat_i_count (out, "chat_out_composing_not_accepted");
     return;
   }
   guint refresh = self->config->chat_composing_refresh_s;
   g_autofree char *doc = prl_iscomposing_build (active, refresh);
-  send_msrp (self, c, PRL_ISCOMPOSING_TYPE, doc, strlen (doc), FALSE, now_us, out);
+  prl_chat_i_send_msrp (self, c, PRL_ISCOMPOSING_TYPE, doc, strlen (doc), FALSE, now_us, out);
   c->composing_sent_us = active ? now_us : 0;
-  count (out, "chat_out_composing");
+  prl_chat_i_count (out, "chat_out_composing");
 }
 
 /* A chat message stanza over the session (§4). */
@@ -350,8 +249,8 @@ send_text (PrlChat *self, Chat *c, const PrlXmppMessage *m, gint64 received_us, 
            GPtrArray *out)
 {
   const char *body = m->body != NULL ? m->body : "";
-  guint64 token = send_msrp (self, c, PRL_MESSAGE_MAP_CONTENT_TYPE, body, strlen (body),
-                             m->receipt_request && m->id != NULL, now_us, out);
+  guint64 token = prl_chat_i_send_msrp (self, c, PRL_MESSAGE_MAP_CONTENT_TYPE, body, strlen (body),
+                                        m->receipt_request && m->id != NULL, now_us, out);
   c->composing_sent_us = 0; /* RFC 3994 §3: sending a message ends "active" */
   Sent *s = g_new0 (Sent, 1);
   s->chat_id = c->id;
@@ -360,10 +259,8 @@ send_text (PrlChat *self, Chat *c, const PrlXmppMessage *m, gint64 received_us, 
   guint64 *k = g_new (guint64, 1);
   *k = token;
   g_hash_table_insert (self->sent, k, s);
-  count (out, "chat_out_messages");
+  prl_chat_i_count (out, "chat_out_messages");
 }
-
-static void send_push (PrlChat *self, Chat *c, Pushed *p, gint64 now_us, GPtrArray *out);
 
 /* Held stanzas go in page mode, each as received at its own time. */
 static void
@@ -376,30 +273,18 @@ page_held (PrlChat *self, Chat *c, GPtrArray *out)
   }
 }
 
-/* §12: parked messages waiting for a push session that will not open go as MESSAGEs. */
-static void
-push_fallback (PrlChat *self, Chat *c, gint64 now_us, GPtrArray *out)
-{
-  Pushed *p;
-  while ((p = g_queue_pop_head (&c->pushq)) != NULL) {
-    if (!self->host.send_parked (self->core, p->m, p->token, out))
-      self->host.pushed (self->core, p->token, FALSE, now_us, out);
-    pushed_free (p);
-  }
-}
-
 /* Ends @c from our side: CHAT_CLOSE, and messages still held go in page mode (§7). */
-static void
-close_chat (PrlChat *self, Chat *c, gboolean tell_xmpp, const char *counter, gint64 now_us,
-            GPtrArray *out)
+void
+prl_chat_i_close_chat (PrlChat *self, Chat *c, gboolean tell_xmpp, const char *counter,
+                       gint64 now_us, GPtrArray *out)
 {
-  chat_action (out, PRL_ACTION_CHAT_CLOSE, c->id);
+  prl_chat_i_chat_action (out, PRL_ACTION_CHAT_CLOSE, c->id);
   if (tell_xmpp && c->state == CHAT_ACTIVE)
     send_chat_state (self, c, "gone", out);
   page_held (self, c, out);
-  push_fallback (self, c, now_us, out);
-  count (out, counter);
-  chat_remove (self, c);
+  prl_chat_i_push_fallback (self, c, now_us, out);
+  prl_chat_i_count (out, counter);
+  prl_chat_i_chat_remove (self, c);
 }
 
 /* ---------------------------------------------------------------- XMPP -> SIP */
@@ -416,11 +301,11 @@ prl_chat_on_xmpp_control (PrlChat *self, const PrlXmppMessage *m, gint64 now_us,
     Receipt *r = receipt_take (self, rkey);
     if (r != NULL) {
       if (g_hash_table_lookup (self->by_id, &r->chat_id) != NULL) {
-        PrlAction *a = chat_action (out, PRL_ACTION_CHAT_REPORT, r->chat_id);
+        PrlAction *a = prl_chat_i_chat_action (out, PRL_ACTION_CHAT_REPORT, r->chat_id);
         a->chat.message_id = g_strdup (r->message_id);
         a->chat.len = r->len;
         a->chat.status = 200;
-        count (out, "chat_out_reports");
+        prl_chat_i_count (out, "chat_out_reports");
       }
       receipt_free (r);
       return m->body == NULL;
@@ -429,29 +314,29 @@ prl_chat_on_xmpp_control (PrlChat *self, const PrlXmppMessage *m, gint64 now_us,
   if (c == NULL || m->body != NULL)
     return FALSE;
   if (c->state != CHAT_ACTIVE) { /* chat states while inviting carry nothing yet */
-    count (out, "chat_in_state_ignored");
+    prl_chat_i_count (out, "chat_in_state_ignored");
     return TRUE;
   }
   g_free (c->jid);
   c->jid = g_strdup (m->from);
   const char *st = m->chat_state;
   if (g_strcmp0 (st, "gone") == 0) { /* §6: <gone/> -> BYE */
-    close_chat (self, c, FALSE, "chat_closed_gone", now_us, out);
+    prl_chat_i_close_chat (self, c, FALSE, "chat_closed_gone", now_us, out);
   } else if (g_strcmp0 (st, "composing") == 0) { /* §5 */
     send_composing (self, c, TRUE, now_us, out);
   } else if (st != NULL) { /* active, paused, inactive -> idle, only after "active" */
     if (c->composing_sent_us != 0)
       send_composing (self, c, FALSE, now_us, out);
     else
-      count (out, "chat_in_state_ignored");
+      prl_chat_i_count (out, "chat_in_state_ignored");
   } else {
-    count (out, "chat_in_state_ignored");
+    prl_chat_i_count (out, "chat_in_state_ignored");
   }
   return TRUE;
 }
 
-static gboolean
-in_fallback (PrlChat *self, const char *key, gint64 now_us)
+gboolean
+prl_chat_i_in_fallback (PrlChat *self, const char *key, gint64 now_us)
 {
   gint64 until = 0;
   if (!prl_offline_lru_get (self->fallback, key, &until))
@@ -472,37 +357,37 @@ prl_chat_on_xmpp_message (PrlChat *self, const PrlXmppMessage *m, const char *fr
   g_autofree char *key = pair_key (m->from, m->to);
   Chat *c = g_hash_table_lookup (self->by_key, key);
   if (c == NULL) {
-    if (in_fallback (self, key, now_us)) { /* §7: this peer refused MSRP lately */
-      count (out, "chat_out_page_fallback");
+    if (prl_chat_i_in_fallback (self, key, now_us)) { /* §7: this peer refused MSRP lately */
+      prl_chat_i_count (out, "chat_out_page_fallback");
       return FALSE;
     }
     if (g_hash_table_size (self->by_key) >= cfg->chat_max_sessions) {
-      count (out, "chat_out_sessions_full");
+      prl_chat_i_count (out, "chat_out_sessions_full");
       return FALSE;
     }
-    c = chat_add (self, g_steal_pointer (&key), self->host.next_seq (self->core));
+    c = prl_chat_i_chat_add (self, g_steal_pointer (&key), self->host.next_seq (self->core));
     c->state = CHAT_INVITING;
     c->jid = g_strdup (m->from);
-    c->gw_jid = bare (m->to);
+    c->gw_jid = prl_chat_i_bare (m->to);
     c->local_uri = g_strdup (from_uri);
     c->remote_uri = g_strdup (to_uri);
     c->thread = prl_message_map_call_id_from_thread (m->thread);
     if (c->thread == NULL)
       c->thread = g_strdup_printf ("%s-chat-%" G_GUINT64_FORMAT "@parley", cfg->id_prefix, c->id);
     c->last_us = now_us;
-    PrlAction *a = chat_action (out, PRL_ACTION_CHAT_OPEN, c->id);
+    PrlAction *a = prl_chat_i_chat_action (out, PRL_ACTION_CHAT_OPEN, c->id);
     a->chat.from = g_strdup (from_uri);
     a->chat.to = g_strdup (to_uri);
     a->chat.call_id = g_strdup (c->thread);
-    g_autofree char *who = bare (m->from);
+    g_autofree char *who = prl_chat_i_bare (m->from);
     a->chat.subject = g_strdup_printf ("Chat with %s", who);
-    count (out, "chat_out_invites");
+    prl_chat_i_count (out, "chat_out_invites");
   }
   g_free (c->jid);
   c->jid = g_strdup (m->from);
   if (c->state == CHAT_INVITING) { /* §3: held, bounded */
     if (c->queue.length >= cfg->chat_queue_max) {
-      count (out, "chat_out_queue_full");
+      prl_chat_i_count (out, "chat_out_queue_full");
       return FALSE; /* page mode rather than a drop */
     }
     Held *h = g_new0 (Held, 1);
@@ -543,118 +428,31 @@ on_invite (PrlChat *self, const PrlChatEvent *e, gint64 now_us, GPtrArray *out)
     status = 400, reason = "Bad Call-ID";
   }
   if (status != 0) {
-    PrlAction *a = chat_action (out, PRL_ACTION_CHAT_REJECT, 0);
+    PrlAction *a = prl_chat_i_chat_action (out, PRL_ACTION_CHAT_REJECT, 0);
     a->chat.txn = txn;
     a->chat.status = status;
     a->chat.reason = g_strdup (reason);
-    count (out, "chat_in_rejected");
+    prl_chat_i_count (out, "chat_in_rejected");
     return;
   }
   g_autofree char *key = pair_key (to_jid, from_jid);
   Chat *old = g_hash_table_lookup (self->by_key, key);
   if (old != NULL) /* §3: the newer session replaces the older one */
-    close_chat (self, old, FALSE, "chat_closed_replaced", now_us, out);
-  Chat *c = chat_add (self, g_steal_pointer (&key), self->host.next_seq (self->core));
+    prl_chat_i_close_chat (self, old, FALSE, "chat_closed_replaced", now_us, out);
+  Chat *c = prl_chat_i_chat_add (self, g_steal_pointer (&key), self->host.next_seq (self->core));
   c->state = CHAT_ACTIVE;
   c->incoming = TRUE;
   c->jid = g_strdup (to_jid);
-  c->gw_jid = bare (from_jid);
+  c->gw_jid = prl_chat_i_bare (from_jid);
   c->local_uri = g_strdup (target);
   c->remote_uri = g_strdup (inv->from);
   c->thread = g_strdup (inv->call_id);
   c->peer_cpim = e->peer_cpim;
   c->peer_composing = e->peer_composing;
   c->last_us = now_us;
-  PrlAction *a = chat_action (out, PRL_ACTION_CHAT_ACCEPT, c->id);
+  PrlAction *a = prl_chat_i_chat_action (out, PRL_ACTION_CHAT_ACCEPT, c->id);
   a->chat.txn = txn;
-  count (out, "chat_in_sessions");
-}
-
-/* What a chat message from the SIP user is when it has to wait in the store (§11). */
-static PrlStoredMessage *
-stored_from (Chat *c, const PrlXmppMessage *m, const PrlChatEvent *e, gint64 now_us)
-{
-  PrlStoredMessage *s = prl_stored_message_new ();
-  s->to = bare (c->jid);
-  s->original_to = g_strdup (c->local_uri);
-  s->from = g_strdup (c->gw_jid);
-  s->kind = g_strdup ("chat");
-  s->content_type = g_strdup (PRL_MESSAGE_MAP_CONTENT_TYPE);
-  s->body = g_strdup (m->body);
-  s->body_len = strlen (m->body);
-  s->subject = g_strdup (m->subject);
-  s->thread = g_strdup (c->thread);
-  s->origin = g_strdup ("sip");
-  s->original_id = g_strdup (e->message_id);
-  s->received_us = now_us;
-  return s;
-}
-
-/* §11: the configured text, once per session, as if the XMPP user had said it. */
-static void
-offline_notice (PrlChat *self, Chat *c, gint64 now_us, GPtrArray *out)
-{
-  const char *text = self->config->chat_offline_notice;
-  if (c->told_offline || text == NULL || *text == '\0')
-    return;
-  c->told_offline = TRUE;
-  send_msrp (self, c, PRL_MESSAGE_MAP_CONTENT_TYPE, text, strlen (text), FALSE, now_us, out);
-  count (out, "chat_offline_notices");
-}
-
-static void
-recent_add (PrlChat *self, const char *id, guint64 chat_id, PrlStoredMessage *park, gint64 now_us)
-{
-  Recent *r = g_new0 (Recent, 1);
-  r->id = g_strdup (id);
-  r->chat_id = chat_id;
-  r->park = park;
-  r->at_us = now_us;
-  Recent *old = g_hash_table_lookup (self->recent, id);
-  if (old != NULL) {
-    g_queue_remove (&self->recent_order, old);
-    g_hash_table_remove (self->recent, id);
-  }
-  g_hash_table_insert (self->recent, r->id, r);
-  g_queue_push_tail (&self->recent_order, r);
-  while (self->recent_order.length > MAX_RECENT) {
-    Recent *oldest = g_queue_pop_head (&self->recent_order);
-    g_hash_table_remove (self->recent, oldest->id);
-  }
-}
-
-static gboolean
-is_offline_condition (const char *condition)
-{
-  static const char *const offline[] = { "recipient-unavailable", "service-unavailable",
-                                         "remote-server-timeout", "remote-server-not-found" };
-  for (gsize i = 0; i < G_N_ELEMENTS (offline); i++)
-    if (g_strcmp0 (condition, offline[i]) == 0)
-      return TRUE;
-  return FALSE;
-}
-
-gboolean
-prl_chat_on_xmpp_error (PrlChat *self, const PrlXmppMessage *m, gint64 now_us, GPtrArray *out)
-{
-  if (self == NULL || m->id == NULL)
-    return FALSE;
-  Recent *r = g_hash_table_lookup (self->recent, m->id);
-  if (r == NULL)
-    return FALSE;
-  g_queue_remove (&self->recent_order, r);
-  g_hash_table_steal (self->recent, m->id);
-  if (is_offline_condition (m->error_condition) && self->host.can_park (self->core)) {
-    self->host.park (self->core, g_steal_pointer (&r->park), now_us, out);
-    Chat *c = g_hash_table_lookup (self->by_id, &r->chat_id);
-    if (c != NULL)
-      offline_notice (self, c, now_us, out);
-    count (out, "chat_in_parked");
-  } else {
-    count (out, "chat_in_bounced");
-  }
-  recent_free (r);
-  return TRUE;
+  prl_chat_i_count (out, "chat_in_sessions");
 }
 
 /* A complete MSRP message from the SIP user (§4, §5). */
@@ -668,8 +466,10 @@ on_recv (PrlChat *self, Chat *c, const PrlChatEvent *e, gint64 now_us, GPtrArray
   g_autoptr (PrlCpimMessage) cpim = NULL;
   if (g_ascii_strncasecmp (type, "message/cpim", 12) == 0) {
     cpim = prl_cpim_parse (body, len, NULL);
-    if (cpim != NULL && g_ascii_strncasecmp (cpim->content_type, PRL_ISCOMPOSING_TYPE,
-                                             strlen (PRL_ISCOMPOSING_TYPE)) == 0) {
+    if (cpim != NULL
+        && g_ascii_strncasecmp (cpim->content_type, PRL_ISCOMPOSING_TYPE,
+                                strlen (PRL_ISCOMPOSING_TYPE))
+               == 0) {
       type = cpim->content_type, body = cpim->body, len = cpim->body_len;
     }
   }
@@ -677,21 +477,20 @@ on_recv (PrlChat *self, Chat *c, const PrlChatEvent *e, gint64 now_us, GPtrArray
     gboolean active = FALSE;
     guint refresh = 0;
     if (!prl_iscomposing_parse (body, len, &active, &refresh)) {
-      count (out, "chat_in_bad_iscomposing");
+      prl_chat_i_count (out, "chat_in_bad_iscomposing");
       return;
     }
     c->peer_composing_until = active ? now_us + (gint64)(refresh > 0 ? refresh : 120) * US : 0;
     send_chat_state (self, c, active ? "composing" : "active", out); /* §5 table */
-    count (out, "chat_in_composing");
+    prl_chat_i_count (out, "chat_in_composing");
     return;
   }
   g_autofree char *text = NULL;
   g_autofree char *cpim_subject = NULL;
-  PrlBodyStatus bs = prl_message_map_sip_body (e->content_type, e->body, e->len,
-                                               self->config->max_message_bytes, &text,
-                                               &cpim_subject);
+  PrlBodyStatus bs = prl_message_map_sip_body (
+      e->content_type, e->body, e->len, self->config->max_message_bytes, &text, &cpim_subject);
   if (bs != PRL_BODY_OK || text == NULL) {
-    count (out, "chat_in_rejected_body"); /* already answered by the MSRP stack */
+    prl_chat_i_count (out, "chat_in_rejected_body"); /* already answered by the MSRP stack */
     return;
   }
   PrlXmppMessage *m = to_xmpp (self, c);
@@ -702,17 +501,17 @@ on_recv (PrlChat *self, Chat *c, const PrlChatEvent *e, gint64 now_us, GPtrArray
   gboolean parkable = self->config->offline_enabled && self->host.can_park (self->core);
   if (!self->host.link_up (self->core)) {
     if (parkable) { /* §11: nobody on the XMPP side: park, and say so in the session */
-      self->host.park (self->core, stored_from (c, m, e, now_us), now_us, out);
-      offline_notice (self, c, now_us, out);
-      count (out, "chat_in_parked");
+      self->host.park (self->core, prl_chat_i_stored_from (c, m, e, now_us), now_us, out);
+      prl_chat_i_offline_notice (self, c, now_us, out);
+      prl_chat_i_count (out, "chat_in_parked");
     } else {
-      count (out, "chat_in_dropped_link_down");
+      prl_chat_i_count (out, "chat_in_dropped_link_down");
     }
     prl_xmpp_message_free (m);
     return;
   }
   if (parkable)
-    recent_add (self, m->id, c->id, stored_from (c, m, e, now_us), now_us);
+    prl_chat_i_recent_add (self, m->id, c->id, prl_chat_i_stored_from (c, m, e, now_us), now_us);
   m->has_chat_state = TRUE;
   m->chat_state = g_strdup ("active"); /* XEP-0085: a message ends "composing" */
   c->peer_composing_until = 0;
@@ -726,7 +525,7 @@ on_recv (PrlChat *self, Chat *c, const PrlChatEvent *e, gint64 now_us, GPtrArray
     receipt_add (self, r);
   }
   send_xmpp (out, m);
-  count (out, "chat_in_messages");
+  prl_chat_i_count (out, "chat_in_messages");
 }
 
 static void
@@ -738,11 +537,11 @@ on_opened (PrlChat *self, Chat *c, const PrlChatEvent *e, gint64 now_us, GPtrArr
   c->peer_cpim = e->peer_cpim;
   c->peer_composing = e->peer_composing;
   c->last_us = now_us;
-  count (out, c->push ? "chat_push_opened" : "chat_out_sessions");
+  prl_chat_i_count (out, c->push ? "chat_push_opened" : "chat_out_sessions");
   Pushed *p;
   while ((p = g_queue_pop_head (&c->pushq)) != NULL) {
-    send_push (self, c, p, now_us, out);
-    pushed_free (p);
+    prl_chat_i_send_push (self, c, p, now_us, out);
+    prl_chat_i_pushed_free (p);
   }
   Held *h;
   while ((h = g_queue_pop_head (&c->queue)) != NULL) {
@@ -765,10 +564,10 @@ on_failed (PrlChat *self, Chat *c, const PrlChatEvent *e, gint64 now_us, GPtrArr
   if ((refuses_msrp (e->status) || c->push) && self->config->chat_fallback_s > 0)
     prl_offline_lru_put (self->fallback, c->key,
                          now_us + (gint64)self->config->chat_fallback_s * US);
-  page_held (self, c, out); /* page mode parks them on 480/404/408 (§7) */
-  push_fallback (self, c, now_us, out); /* §12: MESSAGEs after all */
-  count (out, "chat_out_invite_failed");
-  chat_remove (self, c);
+  page_held (self, c, out);                        /* page mode parks them on 480/404/408 (§7) */
+  prl_chat_i_push_fallback (self, c, now_us, out); /* §12: MESSAGEs after all */
+  prl_chat_i_count (out, "chat_out_invite_failed");
+  prl_chat_i_chat_remove (self, c);
 }
 
 static void
@@ -787,7 +586,7 @@ on_sent (PrlChat *self, const PrlChatEvent *e, gint64 now_us, GPtrArray *out)
                                self->host.next_seq (self->core));
       m->receipt_id = g_strdup (r->xmpp_id);
       send_xmpp (out, m);
-      count (out, "chat_in_receipts");
+      prl_chat_i_count (out, "chat_in_receipts");
     }
     receipt_free (r);
     return;
@@ -803,12 +602,12 @@ on_sent (PrlChat *self, const PrlChatEvent *e, gint64 now_us, GPtrArray *out)
       c->inflight--;
     self->host.pushed (self->core, s->push_token, e->status < 300, now_us, out);
     if (e->status >= 300 && c != NULL)
-      close_chat (self, c, FALSE, "chat_closed_send_failed", now_us, out);
+      prl_chat_i_close_chat (self, c, FALSE, "chat_closed_send_failed", now_us, out);
     sent_free (s);
     return;
   }
   if (e->status < 300) {
-    count (out, "chat_out_delivered");
+    prl_chat_i_count (out, "chat_out_delivered");
     if (s->orig->receipt_request && s->orig->id != NULL && c != NULL) {
       Receipt *r = g_new0 (Receipt, 1);
       r->key = g_strdup_printf ("t%" G_GUINT64_FORMAT, e->token);
@@ -819,10 +618,10 @@ on_sent (PrlChat *self, const PrlChatEvent *e, gint64 now_us, GPtrArray *out)
       receipt_add (self, r);
     }
   } else { /* §7: a refused or lost SEND goes again in page mode - never dropped */
-    count (out, "chat_out_send_failed");
+    prl_chat_i_count (out, "chat_out_send_failed");
     self->host.page (self->core, s->orig, s->received_us, out);
     if (c != NULL && (e->status == 481 || e->status == 503 || e->status == 408))
-      close_chat (self, c, FALSE, "chat_closed_send_failed", now_us, out);
+      prl_chat_i_close_chat (self, c, FALSE, "chat_closed_send_failed", now_us, out);
   }
   sent_free (s);
 }
@@ -844,12 +643,12 @@ prl_chat_on_event (PrlChat *self, const PrlEvent *event, GPtrArray *out)
   }
   if (event->kind == PRL_EVENT_CHAT_END) { /* §6: the operator (sessions.close) */
     if (!prl_chat_end (self, e->id, now, out))
-      count (out, "chat_event_unknown");
+      prl_chat_i_count (out, "chat_event_unknown");
     return;
   }
   Chat *c = g_hash_table_lookup (self->by_id, &e->id);
   if (c == NULL) {
-    count (out, "chat_event_unknown");
+    prl_chat_i_count (out, "chat_event_unknown");
     return;
   }
   switch (event->kind) {
@@ -862,8 +661,8 @@ prl_chat_on_event (PrlChat *self, const PrlEvent *event, GPtrArray *out)
   case PRL_EVENT_CHAT_CLOSED: /* §6: BYE or MSRP loss -> <gone/> */
     if (c->state == CHAT_ACTIVE)
       send_chat_state (self, c, "gone", out);
-    count (out, "chat_closed_remote");
-    chat_remove (self, c);
+    prl_chat_i_count (out, "chat_closed_remote");
+    prl_chat_i_chat_remove (self, c);
     break;
   case PRL_EVENT_CHAT_RECV:
     on_recv (self, c, e, now, out);
@@ -875,110 +674,6 @@ prl_chat_on_event (PrlChat *self, const PrlEvent *event, GPtrArray *out)
 
 /* ---------------------------------------------------------------- offline push (§12) */
 
-/* "sip:offline@DOMAIN", DOMAIN the host of @from (a gateway domain): who opens the session. */
-static char *
-push_identity (const char *from)
-{
-  const char *at = from != NULL ? strchr (from, '@') : NULL;
-  if (at == NULL)
-    return NULL;
-  g_autofree char *host = g_strndup (at + 1, strcspn (at + 1, ";>?"));
-  return *host != '\0' ? g_strdup_printf ("sip:offline@%s", host) : NULL;
-}
-
-/* One parked message as message/sip: the MESSAGE it would have been (OMA IM Appendix K). */
-static char *
-as_message_sip (const PrlStoredMessage *m, gsize *len)
-{
-  g_autofree char *date = prl_offline_format_http_date (m->received_us);
-  GString *s = g_string_new (NULL);
-  g_string_append_printf (s, "MESSAGE %s SIP/2.0\r\nFrom: <%s>\r\nTo: <%s>\r\n", m->to, m->from,
-                          m->to);
-  if (m->original_id != NULL && prl_message_map_header_is_safe (m->original_id))
-    g_string_append_printf (s, "Call-ID: %s\r\n", m->original_id);
-  g_string_append_printf (s, "Date: %s\r\n", date);
-  if (m->subject != NULL)
-    g_string_append_printf (s, "Subject: %s\r\n", m->subject);
-  g_string_append_printf (s, "Content-Type: %s\r\nContent-Length: %" G_GSIZE_FORMAT "\r\n\r\n",
-                          PRL_MESSAGE_MAP_CONTENT_TYPE, m->body_len);
-  g_string_append_len (s, m->body != NULL ? m->body : "", (gssize)m->body_len);
-  *len = s->len;
-  return g_string_free (s, FALSE);
-}
-
-static void
-send_push (PrlChat *self, Chat *c, Pushed *p, gint64 now_us, GPtrArray *out)
-{
-  const PrlStoredMessage *m = p->m;
-  PrlAction *a = chat_action (out, PRL_ACTION_CHAT_SEND, c->id);
-  a->chat.token = self->host.next_seq (self->core);
-  if (self->config->offline_push == PRL_OFFLINE_PUSH_MSRP_SIP) {
-    a->chat.content_type = g_strdup ("message/sip");
-    a->chat.body = as_message_sip (m, &a->chat.len);
-  } else {
-    g_autofree char *stamp = prl_offline_format_stamp (m->received_us);
-    const char *id = m->original_id != NULL && prl_message_map_header_is_safe (m->original_id)
-                         ? m->original_id
-                         : NULL;
-    a->chat.content_type = g_strdup ("message/cpim");
-    a->chat.body = prl_cpim_build_full (m->from, m->to, stamp, m->subject, id,
-                                        PRL_MESSAGE_MAP_CONTENT_TYPE, m->body, m->body_len,
-                                        &a->chat.len);
-  }
-  Sent *sent = g_new0 (Sent, 1);
-  sent->chat_id = c->id;
-  sent->push_token = p->token;
-  guint64 *k = g_new (guint64, 1);
-  *k = a->chat.token;
-  g_hash_table_insert (self->sent, k, sent);
-  c->inflight++;
-  c->last_us = now_us;
-  count (out, "chat_push_messages");
-}
-
-gboolean
-prl_chat_push (PrlChat *self, const PrlStoredMessage *m, guint64 token, gint64 now_us,
-               GPtrArray *out)
-{
-  const PrlCoreConfig *cfg = self != NULL ? self->config : NULL;
-  if (cfg == NULL || cfg->offline_push == PRL_OFFLINE_PUSH_MESSAGE || !cfg->chat_enabled
-      || m->owner == NULL || m->to == NULL || m->from == NULL
-      || !prl_message_map_header_is_safe (m->to) || !prl_message_map_header_is_safe (m->from)
-      || (m->subject != NULL && !prl_message_map_header_is_safe (m->subject)))
-    return FALSE;
-  g_autofree char *key = g_strconcat (PUSH_PREFIX, m->owner, NULL);
-  Chat *c = g_hash_table_lookup (self->by_key, key);
-  if (c == NULL) {
-    g_autofree char *me = push_identity (m->from);
-    if (me == NULL || in_fallback (self, key, now_us)
-        || g_hash_table_size (self->by_key) >= cfg->chat_max_sessions)
-      return FALSE; /* MESSAGEs, as without push */
-    c = chat_add (self, g_steal_pointer (&key), self->host.next_seq (self->core));
-    c->state = CHAT_INVITING;
-    c->push = TRUE;
-    c->local_uri = g_steal_pointer (&me);
-    c->remote_uri = g_strdup (m->to);
-    c->thread = g_strdup_printf ("%s-push-%" G_GUINT64_FORMAT "@parley", cfg->id_prefix, c->id);
-    c->last_us = now_us;
-    PrlAction *a = chat_action (out, PRL_ACTION_CHAT_OPEN, c->id);
-    a->chat.from = g_strdup (c->local_uri);
-    a->chat.to = g_strdup (c->remote_uri);
-    a->chat.call_id = g_strdup (c->thread);
-    a->chat.subject = g_strdup ("Messages stored while you were offline");
-    count (out, "chat_push_sessions");
-  }
-  Pushed *p = g_new0 (Pushed, 1);
-  p->m = prl_stored_message_dup (m);
-  p->token = token;
-  if (c->state == CHAT_ACTIVE) {
-    send_push (self, c, p, now_us, out);
-    pushed_free (p);
-  } else {
-    g_queue_push_tail (&c->pushq, p);
-  }
-  return TRUE;
-}
-
 /* ---------------------------------------------------------------- housekeeping */
 
 void
@@ -986,7 +681,7 @@ prl_chat_on_unavailable (PrlChat *self, const char *jid, gint64 now_us, GPtrArra
 {
   if (self == NULL || jid == NULL || g_hash_table_size (self->by_key) == 0)
     return;
-  g_autofree char *who = bare (jid);
+  g_autofree char *who = prl_chat_i_bare (jid);
   gsize n = strlen (who);
   GPtrArray *ending = g_ptr_array_new ();
   GHashTableIter it;
@@ -998,7 +693,8 @@ prl_chat_on_unavailable (PrlChat *self, const char *jid, gint64 now_us, GPtrArra
       g_ptr_array_add (ending, c);
   }
   for (guint i = 0; i < ending->len; i++)
-    close_chat (self, g_ptr_array_index (ending, i), FALSE, "chat_closed_unavailable", now_us, out);
+    prl_chat_i_close_chat (self, g_ptr_array_index (ending, i), FALSE, "chat_closed_unavailable",
+                           now_us, out);
   g_ptr_array_free (ending, TRUE);
 }
 
@@ -1011,7 +707,7 @@ prl_chat_on_link_down (PrlChat *self, gint64 now_us, GPtrArray *out)
   GList *all = g_hash_table_get_values (self->by_key);
   for (GList *l = all; l != NULL; l = l->next)
     if (!((Chat *)l->data)->push)
-      close_chat (self, l->data, FALSE, "chat_closed_link_down", now_us, out);
+      prl_chat_i_close_chat (self, l->data, FALSE, "chat_closed_link_down", now_us, out);
   g_list_free (all);
 }
 
@@ -1054,7 +750,8 @@ prl_chat_on_tick (PrlChat *self, gint64 now_us, GPtrArray *out)
   }
   for (guint i = 0; i < ending->len; i++) { /* §6: idle timeout -> BYE and <gone/> */
     Chat *c = g_ptr_array_index (ending, i);
-    close_chat (self, c, !c->push, c->push ? "chat_push_closed" : "chat_closed_idle", now_us, out);
+    prl_chat_i_close_chat (self, c, !c->push, c->push ? "chat_push_closed" : "chat_closed_idle",
+                           now_us, out);
   }
   g_ptr_array_free (ending, TRUE);
   /* §11: deliveries too old to bounce now */
@@ -1117,6 +814,6 @@ prl_chat_end (PrlChat *self, guint64 id, gint64 now_us, GPtrArray *out)
   Chat *c = self != NULL ? g_hash_table_lookup (self->by_id, &id) : NULL;
   if (c == NULL)
     return FALSE;
-  close_chat (self, c, TRUE, "chat_closed_operator", now_us, out);
+  prl_chat_i_close_chat (self, c, TRUE, "chat_closed_operator", now_us, out);
   return TRUE;
 }
