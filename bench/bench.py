@@ -3,7 +3,8 @@
 
 Started by bench/run (which installs, builds and then runs this). See bench/README.md.
 Options: --quick (1 repetition, fewer steps, N=2000 offline), --reps N, --out FILE.json,
---parleyd PATH, --only SCENARIO[,SCENARIO] (ceil, s2x, x2s, offline).
+--parleyd PATH, --only SCENARIO[,SCENARIO] (ceil, s2x, x2s, offline, ceiling, rss),
+--rss-n N, --rss-rate R.
 """
 import argparse
 import datetime
@@ -20,6 +21,9 @@ import benchlib as B  # noqa: E402
 from benchlib import log, SIP_DOMAIN, XMPP_DOMAIN, KX_COMPONENT  # noqa: E402
 
 USERS = ["u%d" % i for i in range(50)]       # XMPP -> SIP destinations (one sipp UAS)
+LAT_USERS = ["v%d" % i for i in range(50)]   # the same, at the UAS that logs latency
+CEIL_DESTS = 200                             # ceiling XMPP -> SIP: u0..u199 (no proxy, any name)
+SCENARIOS = ("ceil", "s2x", "x2s", "offline", "ceiling", "rss")
 DRAIN_S = 2.0                                # a step passes if all arrived this soon after its end
 SETTLE_MAX_S = 10.0                          # then wait at most this long for stragglers
 FLUSH_STALL_S = 15.0                         # offline flush: give up after this long without progress
@@ -50,6 +54,10 @@ class Bench:
         self.uas = B.SippUas(st, "page")
         B.sipp_register(st, USERS, st.kam_port, self.uas.port)       # Parley's SIP domain
         B.sipp_register(st, USERS, st.msilo_port, self.uas.port)     # the reference's
+        # XMPP -> SIP latency (the half-rate run): v0..v49 at a UAS that logs receive times
+        self.uas_ts = B.SippUas(st, "page-ts", timestamps=True)
+        B.sipp_register(st, LAT_USERS, st.kam_port, self.uas_ts.port)
+        B.sipp_register(st, LAT_USERS, st.msilo_port, self.uas_ts.port)
         self.systems = {
             "parley": dict(sip_port=st.parley_port, sip_from="alice@%s" % SIP_DOMAIN,
                            xmpp_dom=SIP_DOMAIN, registrar=st.kam_port,
@@ -85,17 +93,18 @@ class Bench:
         t_end = time.monotonic() + deadline_s
         n = 0
         while time.monotonic() < t_end:
-            n = client.stats()["unique"]
+            n = (client.count() if hasattr(client, "count") else client.stats())["unique"]
             if n >= want:
                 break
             time.sleep(0.1)
         return n
 
-    def _wait_uas(self, want, deadline_s):
+    def _wait_uas(self, want, deadline_s, uas=None):
+        uas = uas or self.uas
         t_end = time.monotonic() + deadline_s
         n = 0
         while time.monotonic() < t_end:
-            n = self.uas.calls()[0]
+            n = uas.calls()[0]
             if n >= want:
                 break
             time.sleep(0.25)
@@ -121,6 +130,8 @@ class Bench:
                 16000, 18000, 20000, 24000, 28000]
         if key == "c2c":
             full = full + [32000, 36000]
+        if key.startswith("ceiling"):
+            full = full + [32000, 40000, 48000]
         if self.quick:
             full = full[::2]
         return full
@@ -145,14 +156,15 @@ class Bench:
         return best, steps
 
     # ------------------------------------------------------------------ SIP -> XMPP
-    def s2x_step(self, s, rate, duration=None):
+    def s2x_step(self, s, rate, duration=None, rx=None, cpu=None):
+        rx = rx or self.rx
         n = int(rate * (duration or self.step_s))
-        self.rx.reset()
+        rx.reset()
         r = B.sipp_uac(self.st, s["sip_port"], "%s@%s" % (B.RECEIVER, XMPP_DOMAIN), s["sip_from"],
-                       rate, n, timeout_s=20)
-        on_time = self._wait_rx(n, DRAIN_S)
-        final = self._settle(lambda: self.rx.stats()["unique"], n) if on_time < n else on_time
-        st = self.rx.stats()
+                       rate, n, timeout_s=20, cpu=cpu)
+        on_time = self._wait_rx(n, DRAIN_S, client=rx)
+        final = self._settle(lambda: rx.stats()["unique"], n) if on_time < n else on_time
+        st = rx.stats()
         why = []
         if on_time < n:
             why.append("%d/%d delivered in time (%d in the end)" % (on_time, n, final))
@@ -160,6 +172,8 @@ class Bench:
             why.append("%d SIP retransmissions" % r["retrans"])
         if r["failed"] or r["ok"] < n:
             why.append("%d failed calls, %d ok" % (r["failed"], r["ok"]))
+        if st.get("errors"):
+            why.append("%d XMPP errors %s" % (st["errors"], st.get("conditions")))
         achieved = n / r["elapsed"] if r["elapsed"] else None
         return dict(rate=rate, sent=n, delivered=on_time, delivered_final=final, sipp=r,
                     achieved=round(achieved or 0, 1), lat_ms=st["lat_ms"],
@@ -167,13 +181,14 @@ class Bench:
 
     def run_s2x(self, rep, system):
         s = self.systems[system]
-        with B.Meter(s["roots"]()) as m_all:
+        with B.Meter(s["roots"]()) as m_gw, B.Meter(s["roots"](), reset_hwm=False) as m_all:
             best, steps = self.climb("s2x", system, lambda rate: self.s2x_step(s, rate))
             half = max(250, best // 2)
             time.sleep(1.0)
-            with B.Meter(s["roots"]()) as m:
+            with B.Meter(s["roots"](), reset_hwm=False) as m:
                 lat = self.s2x_step(s, half, duration=max(self.step_s, 3.0))
         res = dict(scenario="s2x", system=system, rep=rep, max_rate=best, steps=steps,
+                   gateway=gw_figures(m_gw, system),
                    half_rate=half, latency=lat["lat_ms"], latency_run=lat,
                    cpu_us_per_msg=round(m.cpu / max(1, lat["delivered_final"]) * 1e6, 2),
                    meter_half=m.result(), meter_all=m_all.result())
@@ -183,41 +198,56 @@ class Bench:
         return res
 
     # ------------------------------------------------------------------ XMPP -> SIP
-    def x2s_step(self, s, rate, duration=None):
+    def x2s_step(self, s, rate, duration=None, users=USERS, uas=None, sink=None):
+        """sink: the benchmark's sink sends (ceiling) to u0..u<CEIL_DESTS-1>, else the raw
+        client sends to `users`; `uas` counts (default: the page-mode UAS)."""
+        uas = uas or self.uas
         n = int(rate * (duration or self.step_s))
-        c0 = self.uas.calls()[0]
-        self.tx.reset()
-        self.tx.send(["%s@%s" % (u, s["xmpp_dom"]) for u in USERS], rate, n)
-        sent = self.tx.wait_sent(duration or self.step_s + 30)
+        c0 = uas.calls()[0]
+        tx = sink or self.tx
+        tx.reset()
+        if sink:
+            sink.send(s["xmpp_dom"], CEIL_DESTS, rate, n)
+        else:
+            self.tx.send(["%s@%s" % (u, s["xmpp_dom"]) for u in users], rate, n)
+        sent = tx.wait_sent((duration or self.step_s) + 30)
         # the UAS's counters are written once a second: allow for that on top of DRAIN_S
-        on_time = self._wait_uas(c0 + n, DRAIN_S + 1.1) - c0
-        final = (self._settle(lambda: self.uas.calls()[0], c0 + n) - c0) if on_time < n else on_time
-        tst = self.tx.stats()
+        on_time = self._wait_uas(c0 + n, DRAIN_S + 1.1, uas) - c0
+        final = (self._settle(lambda: uas.calls()[0], c0 + n) - c0) if on_time < n else on_time
+        tst = tx.stats()
         errors = tst["errors"]
         why = []
         if on_time < n:
             why.append("%d/%d delivered in time (%d in the end)" % (on_time, n, final))
         if errors:
             why.append("%d XMPP errors %s" % (errors, tst.get("conditions")))
-        if sent and sent["elapsed"] > (duration or self.step_s) * 1.05 + 0.2:
+        if not sent:
+            why.append("sender did not finish")
+        elif sent["elapsed"] > (duration or self.step_s) * 1.05 + 0.2:
             why.append("sender fell behind (%.2f s)" % sent["elapsed"])
         return dict(rate=rate, sent=n, delivered=on_time, delivered_final=final, errors=errors,
                     conditions=tst.get("conditions"), sender=sent, **{"pass": not why, "why": "; ".join(why)})
 
     def run_x2s(self, rep, system):
         s = self.systems[system]
-        with B.Meter(s["roots"]()) as m_all:
+        with B.Meter(s["roots"]()) as m_gw, B.Meter(s["roots"](), reset_hwm=False) as m_all:
             best, steps = self.climb("x2s", system, lambda rate: self.x2s_step(s, rate))
             half = max(250, best // 2)
             time.sleep(1.0)
-            with B.Meter(s["roots"]()) as m:
-                run = self.x2s_step(s, half, duration=max(self.step_s, 3.0))
+            # the half-rate run goes to v0..v49, whose UAS logs each receive time
+            self.uas_ts.lat_mark()
+            with B.Meter(s["roots"](), reset_hwm=False) as m:
+                run = self.x2s_step(s, half, duration=max(self.step_s, 3.0), users=LAT_USERS,
+                                    uas=self.uas_ts)
+            time.sleep(0.5)
+            lat = self.uas_ts.latencies()
         res = dict(scenario="x2s", system=system, rep=rep, max_rate=best, steps=steps,
-                   half_rate=half, half_run=run,
+                   half_rate=half, half_run=run, latency=lat, gateway=gw_figures(m_gw, system),
                    cpu_us_per_msg=round(m.cpu / max(1, run["delivered_final"]) * 1e6, 2),
                    meter_half=m.result(), meter_all=m_all.result())
-        log("x2s %s rep %d: max %d/s, %.1f us CPU/msg at %d/s, peak %s MB"
-            % (system, rep, best, res["cpu_us_per_msg"], half, m_all.result()["peak_pss_mb"]))
+        log("x2s %s rep %d: max %d/s, %.1f us CPU/msg at %d/s, p50 %s ms p99 %s ms, peak %s MB"
+            % (system, rep, best, res["cpu_us_per_msg"], half, lat["p50"], lat["p99"],
+               m_all.result()["peak_pss_mb"]))
         return res
 
     # ------------------------------------------------------------------ offline
@@ -245,9 +275,10 @@ class Bench:
             roots = [self.st.parley.pid, self.st.redis.pid]
         else:
             roots = [self.st.kx.pid, self.st.msilo.pid]
+        m_gw = B.Meter(s["roots"]()).__enter__()
         # park: N messages from XMPP to a SIP user who never registered
         self.tx.reset()
-        with B.Meter(roots) as m_park:
+        with B.Meter(roots, reset_hwm=False) as m_park:
             t0 = time.monotonic()
             self.tx.send(["%s@%s" % (ghost, s["xmpp_dom"])], rate, n)
             sent = self.tx.wait_sent(n / rate + 30)
@@ -267,7 +298,7 @@ class Bench:
         # flush: REGISTER, then time until a UAS (sipp -m N: exits at the Nth) has them all
         time.sleep(1.0)
         fl = B.SippUas(self.st, "flush-%s-%d" % (system, rep), count=stored or 1)
-        with B.Meter(roots) as m_flush:
+        with B.Meter(roots, reset_hwm=False) as m_flush:
             t1 = time.monotonic()
             B.sipp_register(self.st, [ghost], s["registrar"], fl.port)
             # until the UAS exits (all N), or no progress for FLUSH_STALL_S, or the cap
@@ -287,7 +318,9 @@ class Bench:
         time.sleep(1.1 if not done else 0)
         got = stored if done else fl.calls()[0]
         fl.stop()
+        m_gw.__exit__(None, None, None)
         res = dict(scenario="offline", system=system, rep=rep, n=n, send_rate=rate, sender=sent,
+                   gateway=gw_figures(m_gw, system),
                    stored=stored, xmpp_errors=errors, conditions=tst.get("conditions"), park_s=round(t_park, 3),
                    park_rate=round(stored / t_park, 1) if t_park > 0 else None,
                    flushed=got, flush_complete=done, flush_s=round(t_flush, 3),
@@ -299,6 +332,196 @@ class Bench:
             % (system, rep, stored, n, t_park, res["park_rate"], errors, got, t_flush,
                res["flush_rate"]))
         time.sleep(1.0)
+        return res
+
+    # ------------------------------------------------------------------ gateway ceiling
+    def ceiling_setup(self):
+        """The sink (bench/xmpp-sink) as the XMPP server of a second parleyd and of a second
+        reference gateway, a sipp UAS as their outbound proxy: nothing else in the path. The
+        gateway runs on CPU 1, sipp and the sink on CPU 0 (2 CPUs or more; else unpinned)."""
+        if hasattr(self, "ceil"):
+            return self.ceil
+        st = self.st
+        gw_cpu, tool_cpu = (1, 0) if (os.cpu_count() or 1) >= 2 else (None, None)
+        c = self.ceil = dict(gw_cpu=gw_cpu, tool_cpu=tool_cpu, systems={}, notes={})
+        c["uas"] = B.SippUas(st, "ceiling", cpu=tool_cpu)
+        sink = B.Sink(st, "parley", cpu=tool_cpu)
+        pd = st.start_parley_extra(self.a.parleyd, "parleyd-ceiling", sink.port, c["uas"].port,
+                                   cpu=gw_cpu)
+        if sink.wait("online", 10) is None:
+            raise RuntimeError("parleyd-ceiling did not log in to the sink")
+        c["systems"]["parley"] = dict(sip_port=pd.sip_port, sip_from="alice@%s" % SIP_DOMAIN,
+                                      xmpp_dom=SIP_DOMAIN, roots=lambda pd=pd: [pd.pid],
+                                      sink=sink, proc=pd)
+        ksink = B.Sink(st, "kx", cpu=tool_cpu)
+        kx = st.start_kx(c["uas"].port, xmpp_port=ksink.port, name="kamailio-kx-ceiling",
+                         cpu=gw_cpu)
+        if ksink.wait("online", 10) is None:
+            c["notes"]["kamailio"] = ("the xmpp module did not complete the handshake with the "
+                                      "sink within 10 s (log: kamailio-kx-ceiling.log)")
+            log("ceiling: reference not measured: " + c["notes"]["kamailio"])
+        else:
+            c["systems"]["kamailio"] = dict(sip_port=kx.sip_port, sip_from="alice@%s" % SIP_DOMAIN,
+                                            xmpp_dom=KX_COMPONENT, roots=lambda kx=kx: [kx.pid],
+                                            sink=ksink, proc=kx)
+        # each gateway relays 5 messages both ways through the sink, or it is not measured
+        for name, g in list(c["systems"].items()):
+            a = self.s2x_step(g, 20, duration=0.25, rx=g["sink"], cpu=tool_cpu)
+            b = self.x2s_step(g, 20, duration=0.25, uas=c["uas"], sink=g["sink"])
+            log("ceiling verify %s: SIP->XMPP %d/5, XMPP->SIP %d/5" % (name, a["delivered_final"],
+                                                                      b["delivered_final"]))
+            if not (a["pass"] and b["pass"]):
+                c["notes"][name] = "did not relay 5 messages both ways through the sink: %s / %s" % (
+                    a["why"], b["why"])
+                del c["systems"][name]
+        self.results["ceilings"]["sink"] = self.sink_ceiling(tool_cpu)
+        self.results["meta"]["ceiling"] = dict(gateway_cpu=gw_cpu, tool_cpu=tool_cpu,
+                                               destinations=CEIL_DESTS, notes=c["notes"])
+        return c
+
+    def sink_ceiling(self, cpu):
+        """The sink's own ceiling: one instance sends into another (the component side), both
+        on the tools' CPU. Sending formats what the gateway reads, receiving parses what it
+        writes: both code paths the scenario uses."""
+        rx = B.Sink(self.st, "self-server", cpu=cpu)                    # listens and sends
+        probe = B.Sink(self.st, "self-client", cpu=cpu, peer_port=rx.port)   # receives
+        out, best = [], 0
+        try:
+            if rx.wait("online", 5) is None:
+                return dict(error="self-test link did not come up")
+            for rate in ([50000, 100000, 200000] if self.quick else
+                         [50000, 100000, 200000, 400000]):
+                n = int(rate * 1.0)
+                probe.reset()
+                rx.send(SIP_DOMAIN, 50, rate, n)
+                sent = rx.wait_sent(30)
+                got = self._wait_rx(n, DRAIN_S, client=probe)
+                ok = bool(sent) and got == n and sent["elapsed"] < 1.05 + 0.2
+                lat = probe.stats()["lat_ms"]
+                out.append(dict(rate=rate, delivered=got, sender=sent, lat_ms=lat, **{"pass": ok}))
+                log("  ceiling sink->sink %d/s: %s (%d/%d, p50 %s ms)"
+                    % (rate, "PASS" if ok else "FAIL", got, n, lat["p50"]))
+                if not ok:
+                    break
+                best = rate
+        finally:
+            for c in (probe, rx):
+                c.stop()
+        return dict(steps=out, max_rate=best)
+
+    def run_ceiling(self, rep, system):
+        c = self.ceiling_setup()
+        g = c["systems"].get(system)
+        if g is None:
+            return dict(scenario="ceiling", system=system, rep=rep, skipped=c["notes"].get(system))
+        cpu = c["tool_cpu"]
+        with B.Meter(g["roots"]()) as m_gw:
+            best_s, steps_s = self.climb("ceiling_s2x", system, lambda rate: self.s2x_step(
+                g, rate, rx=g["sink"], cpu=cpu))
+            half_s = max(250, best_s // 2)
+            time.sleep(1.0)
+            with B.Meter(g["roots"](), reset_hwm=False) as m_s:
+                lat_s = self.s2x_step(g, half_s, duration=max(self.step_s, 3.0), rx=g["sink"],
+                                      cpu=cpu)
+            time.sleep(1.0)
+            best_x, steps_x = self.climb("ceiling_x2s", system, lambda rate: self.x2s_step(
+                g, rate, uas=c["uas"], sink=g["sink"]))
+            half_x = max(250, best_x // 2)
+            time.sleep(1.0)
+            with B.Meter(g["roots"](), reset_hwm=False) as m_x:
+                run_x = self.x2s_step(g, half_x, duration=max(self.step_s, 3.0), uas=c["uas"],
+                                      sink=g["sink"])
+        res = dict(scenario="ceiling", system=system, rep=rep, gateway=gw_figures(m_gw, system),
+                   s2x_max_rate=best_s, s2x_steps=steps_s, s2x_half_rate=half_s,
+                   s2x_latency=lat_s["lat_ms"], s2x_half_run=lat_s,
+                   s2x_cpu_us_per_msg=round(m_s.cpu / max(1, lat_s["delivered_final"]) * 1e6, 2),
+                   x2s_max_rate=best_x, x2s_steps=steps_x, x2s_half_rate=half_x,
+                   x2s_half_run=run_x,
+                   x2s_cpu_us_per_msg=round(m_x.cpu / max(1, run_x["delivered_final"]) * 1e6, 2),
+                   meter_s2x_half=m_s.result(), meter_x2s_half=m_x.result(),
+                   meter_all=m_gw.result(), pinned=dict(gateway=c["gw_cpu"], tools=cpu))
+        log("ceiling %s rep %d: SIP->XMPP %d/s (%.1f us/msg at %d/s, p50 %s p99 %s ms), "
+            "XMPP->SIP %d/s (%.1f us/msg at %d/s); %.2f CPU s, peak %s MB"
+            % (system, rep, best_s, res["s2x_cpu_us_per_msg"], half_s, lat_s["lat_ms"]["p50"],
+               lat_s["lat_ms"]["p99"], best_x, res["x2s_cpu_us_per_msg"], half_x,
+               res["gateway"]["cpu_s"], res["gateway"]["peak_mb"]))
+        return res
+
+    # ------------------------------------------------------------------ RSS growth
+    def run_rss(self):
+        """N messages SIP -> XMPP through a fresh parleyd (pinned, into the sink, the fastest
+        path): VmRSS after 100 000 and after N."""
+        c = self.ceiling_setup()
+        st, n = self.st, self.a.rss_n
+        first = min(100000, n)
+        rate = self.a.rss_rate
+        if not rate:
+            seen = [r["s2x_max_rate"] for r in self.results["runs"]
+                    if r["scenario"] == "ceiling" and r["system"] == "parley" and "s2x_max_rate" in r]
+            # bounded below too: on a loaded machine a low ceiling would make 10^6 take long
+            rate = max(5000, min(20000, int(0.8 * max(seen)))) if seen and max(seen) else 10000
+        sink = B.Sink(st, "rss", cpu=c["tool_cpu"])
+        pd = st.start_parley_extra(self.a.parleyd, "parleyd-rss", sink.port, c["uas"].port,
+                                   cpu=c["gw_cpu"])
+        if sink.wait("online", 10) is None:
+            raise RuntimeError("parleyd-rss did not log in to the sink")
+        rss0 = B.rss_mb(pd.pid)
+        series, at_first, at_n = [], None, None
+        finish = None
+        try:
+            with B.Meter([pd.pid]) as m:
+                t0 = time.monotonic()
+                finish = B.sipp_uac(st, pd.sip_port, "%s@%s" % (B.RECEIVER, XMPP_DOMAIN),
+                                    "alice@%s" % SIP_DOMAIN, rate, n,
+                                    timeout_s=int(3 * n / rate) + 60, cpu=c["tool_cpu"],
+                                    wait=False)
+                next_mark, last, t_last = first, -1, time.monotonic()
+                while True:
+                    got = sink.count()["unique"]
+                    now = time.monotonic()
+                    if got >= next_mark or got >= n:
+                        point = dict(delivered=got, rss_mb=B.rss_mb(pd.pid),
+                                     t_s=round(now - t0, 2))
+                        series.append(point)
+                        if at_first is None:
+                            at_first = point
+                        next_mark = (got // first + 1) * first
+                    if got >= n:
+                        at_n = series[-1]
+                        break
+                    if got != last:
+                        last, t_last = got, now
+                    elif now - t_last > 10:
+                        break
+                    time.sleep(0.25)
+                sipp = finish()
+                finish = None
+                t_run = time.monotonic() - t0
+            time.sleep(5.0)            # past udp_retention_ms (4 s): retained transactions gone
+            rss_idle = B.rss_mb(pd.pid)
+            final = sink.count()
+        finally:
+            if finish is not None:
+                try:
+                    os.killpg(finish.pid, 9)
+                except ProcessLookupError:
+                    pass
+                finish()
+            st.stop_extra(pd)
+            sink.stop()
+        ratio = (round(at_n["rss_mb"] / at_first["rss_mb"], 3)
+                 if at_first and at_n and at_first["rss_mb"] else None)
+        res = dict(scenario="rss", system="parley", rep=1, n=n, rate=rate, sipp=sipp,
+                   delivered=final["unique"], xmpp_errors=final["errors"],
+                   achieved_rate=round(final["unique"] / t_run, 1) if t_run else None,
+                   rss_start_mb=rss0, rss_at_first=at_first, rss_at_n=at_n,
+                   rss_idle_after_mb=rss_idle, ratio=ratio, within_10pct=(
+                       ratio is not None and ratio <= 1.10), series=series,
+                   gateway=gw_figures(m, "parley"), meter=m.result())
+        log("rss: %d/%d delivered at %d/s offered; VmRSS %s MB at %s, %s MB at %s (ratio %s), "
+            "%s MB 5 s after" % (final["unique"], n, rate, at_first and at_first["rss_mb"],
+                                 at_first and at_first["delivered"], at_n and at_n["rss_mb"],
+                                 at_n and at_n["delivered"], ratio, rss_idle))
         return res
 
     # ------------------------------------------------------------------ tool ceilings
@@ -349,7 +572,11 @@ class Bench:
 
     # ------------------------------------------------------------------ main
     def run(self):
-        only = set(self.a.only.split(",")) if self.a.only else {"ceil", "s2x", "x2s", "offline"}
+        only = set(self.a.only.split(",")) if self.a.only else set(SCENARIOS)
+        unknown = only - set(SCENARIOS)
+        if unknown:
+            raise SystemExit("--only: unknown scenario(s) %s (known: %s)"
+                             % (",".join(sorted(unknown)), ",".join(SCENARIOS)))
         t0 = time.monotonic()
         self.results["meta"].update(
             date=datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), quick=self.quick,
@@ -361,15 +588,20 @@ class Bench:
             self.setup()
             if "ceil" in only:
                 log("== tool ceilings")
-                self.ceilings()
+                with B.Meter([self.st.parley.pid]) as m:
+                    self.ceilings()
+                self.results["ceilings"]["parleyd"] = gw_figures(m, "parley")
             for rep in range(1, self.reps + 1):
                 for sc, fn in (("s2x", self.run_s2x), ("x2s", self.run_x2s),
-                               ("offline", self.run_offline)):
+                               ("offline", self.run_offline), ("ceiling", self.run_ceiling)):
                     if sc not in only:
                         continue
                     for system in ("parley", "kamailio"):
                         log("== rep %d/%d %s %s" % (rep, self.reps, sc, system))
                         self.results["runs"].append(fn(rep, system))
+            if "rss" in only:
+                log("== RSS growth, %d messages" % self.a.rss_n)
+                self.results["runs"].append(self.run_rss())
             self.results["meta"]["parleyd_alive_at_end"] = self.st.parley_alive()
             self.results["meta"]["kx_alive_at_end"] = self.st.kx.poll() is None
         finally:
@@ -381,6 +613,15 @@ class Bench:
 
 
 # ----------------------------------------------------------------------------- report
+
+def gw_figures(m, system):
+    """The gateway process over a whole scenario: CPU seconds and peak memory (parleyd:
+    VmHWM, exact; the reference: peak PSS summed over its processes, sampled every 0.2 s)."""
+    r = m.result()
+    if system == "parley":
+        return dict(cpu_s=r["cpu_s"], peak_mb=r["vmhwm_mb"], mem="VmHWM", wall_s=r["wall_s"])
+    return dict(cpu_s=r["cpu_s"], peak_mb=r["peak_pss_mb"], mem="PSS", wall_s=r["wall_s"])
+
 
 def _os_name():
     try:
@@ -418,6 +659,21 @@ def summarise(results):
             rows.setdefault(row, {}).setdefault(system, []).append(v)
     for r in results["runs"]:
         sysn = r["system"]
+        if r.get("gateway"):
+            add("gw_%s_cpu_s" % r["scenario"], sysn, r["gateway"]["cpu_s"])
+            add("gw_%s_peak_mb" % r["scenario"], sysn, r["gateway"]["peak_mb"])
+        if r["scenario"] == "ceiling" and "s2x_max_rate" in r:
+            add("ceil_s2x_max", sysn, r["s2x_max_rate"])
+            add("ceil_s2x_p50", sysn, r["s2x_latency"]["p50"])
+            add("ceil_s2x_p99", sysn, r["s2x_latency"]["p99"])
+            add("ceil_s2x_cpu_us", sysn, r["s2x_cpu_us_per_msg"])
+            add("ceil_x2s_max", sysn, r["x2s_max_rate"])
+            add("ceil_x2s_cpu_us", sysn, r["x2s_cpu_us_per_msg"])
+            add("ceil_peak_mb", sysn, r["gateway"]["peak_mb"])
+        elif r["scenario"] == "rss":
+            add("rss_first_mb", sysn, (r["rss_at_first"] or {}).get("rss_mb"))
+            add("rss_n_mb", sysn, (r["rss_at_n"] or {}).get("rss_mb"))
+            add("rss_ratio", sysn, r["ratio"])
         if r["scenario"] == "s2x":
             add("s2x_max_rate", sysn, r["max_rate"])
             add("s2x_p50_ms", sysn, r["latency"]["p50"])
@@ -426,6 +682,8 @@ def summarise(results):
             add("s2x_peak_mb", sysn, r["meter_all"]["peak_pss_mb"])
         elif r["scenario"] == "x2s":
             add("x2s_max_rate", sysn, r["max_rate"])
+            add("x2s_p50_ms", sysn, (r.get("latency") or {}).get("p50"))
+            add("x2s_p99_ms", sysn, (r.get("latency") or {}).get("p99"))
             add("x2s_cpu_us", sysn, r["cpu_us_per_msg"])
             add("x2s_peak_mb", sysn, r["meter_all"]["peak_pss_mb"])
         elif r["scenario"] == "offline":
@@ -463,10 +721,22 @@ ROWS = [
     ("s2x_p50_ms", "SIP->XMPP p50 at half max, ms", None, None, "ceil_lat"),
     ("s2x_p99_ms", "SIP->XMPP p99 at half max, ms", None, None, None),
     ("x2s_max_rate", "XMPP->SIP max rate, msg/s", "x2s_cpu_us", "x2s_peak_mb", "ceil_x2s"),
+    ("x2s_p50_ms", "XMPP->SIP p50 at half max, ms", None, None, None),
+    ("x2s_p99_ms", "XMPP->SIP p99 at half max, ms", None, None, None),
     ("off_park_rate", "offline park N, msg/s", "off_park_cpu_us", "off_peak_mb", None),
     ("off_flush_rate", "offline flush N on REGISTER, msg/s", "off_flush_cpu_us", None, None),
     ("off_lost", "offline: messages not delivered", None, None, None),
+    ("ceil_s2x_max", "ceiling SIP->XMPP, gateway on 1 CPU, msg/s", "ceil_s2x_cpu_us",
+     "ceil_peak_mb", "ceil_sink_s2x"),
+    ("ceil_s2x_p50", "ceiling SIP->XMPP p50 at half, ms", None, None, None),
+    ("ceil_s2x_p99", "ceiling SIP->XMPP p99 at half, ms", None, None, None),
+    ("ceil_x2s_max", "ceiling XMPP->SIP, gateway on 1 CPU, msg/s", "ceil_x2s_cpu_us",
+     "ceil_peak_mb", "ceil_sink_x2s"),
 ]
+
+GW_ROWS = [("ceil", "tool ceilings (parleyd idle)"), ("s2x", "SIP->XMPP page mode"),
+           ("x2s", "XMPP->SIP page mode"), ("offline", "offline park + flush"),
+           ("ceiling", "ceiling (sink, 1 CPU)"), ("rss", "RSS growth run")]
 
 
 def table(results, summary):
@@ -476,8 +746,11 @@ def table(results, summary):
     # the highest c2c step whose p50 stayed under 10 ms: above it Prosody queues
     flat = [s["rate"] for s in c.get("xmpp_c2c", {}).get("steps", [])
             if s["pass"] and s["lat_ms"]["p50"] is not None and s["lat_ms"]["p50"] < 10]
-    xmpp_c = "%s (%s unqueued)" % (_n(xmpp_c), _n(max(flat or [0])))
+    xmpp_c = "%s (%s unqueued)" % (_n(xmpp_c), _n(max(flat or [0]))) if xmpp_c else "-"
+    sink_c = _n(c.get("sink", {}).get("max_rate"))
     ceil = {"ceil_s2x": "sipp %s; c2c %s" % (_n(sipp_c), xmpp_c),
+            "ceil_sink_s2x": "sipp %s; sink %s" % (_n(sipp_c), sink_c),
+            "ceil_sink_x2s": "sink %s; sipp %s" % (sink_c, _n(sipp_c)),
             "ceil_x2s": "c2c %s; sipp %s" % (xmpp_c, _n(sipp_c)),
             "ceil_lat": "c2c p50 %s" % _c2c_p50(c)}
     head = ("scenario", "Parley", "Kamailio xmpp+msilo", "ratio P/K", "tool ceiling",
@@ -501,7 +774,46 @@ def table(results, summary):
         return "| " + " | ".join(x.ljust(w) for x, w in zip(r, widths)) + " |"
     out = [row(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     out += [row(r) for r in lines]
-    return "\n".join(out)
+    return "\n".join(out) + gw_table(results, summary) + rss_line(summary)
+
+
+def gw_table(results, summary):
+    """The gateway process alone, per scenario: CPU seconds over the whole scenario and peak
+    memory (parleyd VmHWM; the reference: PSS of its processes)."""
+    pd = results["ceilings"].get("parleyd")
+    if pd:
+        summary = dict(summary, gw_ceil_cpu_s={"parley": _one(pd["cpu_s"])},
+                       gw_ceil_peak_mb={"parley": _one(pd["peak_mb"])})
+    head = ("scenario (whole)", "parleyd CPU s", "parleyd peak RSS MB (VmHWM)",
+            "Kamailio kx CPU s", "Kamailio kx peak PSS MB")
+    lines = []
+    for key, label in GW_ROWS:
+        cpu, mem = summary.get("gw_%s_cpu_s" % key), summary.get("gw_%s_peak_mb" % key)
+        if not cpu:
+            continue
+        lines.append((label, _fmt(cpu.get("parley")), _fmt(mem.get("parley")),
+                      _fmt(cpu.get("kamailio")), _fmt(mem.get("kamailio"))))
+    if not lines:
+        return ""
+    widths = [max(len(r[i]) for r in [head] + lines) for i in range(len(head))]
+
+    def row(r):
+        return "| " + " | ".join(x.ljust(w) for x, w in zip(r, widths)) + " |"
+    out = ["", "", row(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    return "\n".join(out + [row(r) for r in lines])
+
+
+def _one(v):
+    return dict(median=v, min=v, max=v, values=[v])
+
+
+def rss_line(summary):
+    a, b, r = (summary.get(k, {}).get("parley") for k in ("rss_first_mb", "rss_n_mb", "rss_ratio"))
+    if not (a and b and r):
+        return ""
+    return ("\n\nparleyd RSS growth (SIP->XMPP into the sink): %s MB after 100 000 messages, "
+            "%s MB after the last; ratio %.3f (target <= 1.10: %s)"
+            % (_fmt(a), _fmt(b), r["median"], "met" if r["max"] <= 1.10 else "NOT met"))
 
 
 def _n(v):
@@ -524,6 +836,11 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--only", default="")
     ap.add_argument("--offline-rate", type=int, default=5000)
+    ap.add_argument("--rss-n", type=int, default=1000000,
+                    help="messages in the RSS growth run (default 1 000 000)")
+    ap.add_argument("--rss-rate", type=int, default=0,
+                    help="its rate (default: 0.8 x the ceiling's SIP->XMPP figure within "
+                         "5 000-20 000/s; 10 000/s without a ceiling run)")
     ap.add_argument("--parleyd", default=os.path.join(B.ROOT, "build-bench", "parleyd"))
     ap.add_argument("--out", default=os.path.join(B.BENCH, "RESULTS.json"))
     ap.add_argument("--report", metavar="JSON", help="only print the table of an earlier run")

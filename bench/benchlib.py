@@ -76,32 +76,69 @@ class BenchStack(harness.Stack):
         log("msilo kamailio (db_sqlite %s) on %d" % (db, self.msilo_port))
 
     # ------------------------------------------------------------ reference gateway
-    def start_kx(self, outbound_port):
-        self.kx_port = free_port()
-        run = os.path.join(self.dir, "kamailio-kx")
+    def start_kx(self, outbound_port, xmpp_port=None, name="kamailio-kx", cpu=None):
+        """The reference gateway. Defaults: the component link to Prosody, stored as self.kx.
+        With xmpp_port (the benchmark's sink) it is a further instance, returned (its SIP
+        port in .sip_port), pinned to `cpu` if given."""
+        sip_port = free_port()
+        run = os.path.join(self.dir, name)
         os.makedirs(run, exist_ok=True)
-        env = dict(os.environ, KX_LISTEN_IP="127.0.0.1", KX_SIP_PORT=str(self.kx_port),
-                   KX_COMPONENT=KX_COMPONENT, KX_XMPP_PORT=str(self.component_port),
+        env = dict(os.environ, KX_LISTEN_IP="127.0.0.1", KX_SIP_PORT=str(sip_port),
+                   KX_COMPONENT=KX_COMPONENT,
+                   KX_XMPP_PORT=str(xmpp_port or self.component_port),
                    KX_SECRET=SECRET, KX_OUTBOUND="sip:127.0.0.1:%d" % outbound_port,
                    KX_GWMAP="%s=%s" % (SIP_DOMAIN, KX_COMPONENT), LD_PRELOAD=SHIM)
-        self.kx = _kamailio("kamailio-kx", os.path.join(BENCH, "kamailio-xmpp.cfg"), run, env,
-                            os.path.join(self.dir, "kamailio-kx.log"))
-        self._extra.append(self.kx)
-        _wait_udp_log(self.kx)
-        log("reference gateway (kamailio xmpp module + shim) on SIP %d, component %s"
-            % (self.kx_port, KX_COMPONENT))
+        kx = _kamailio(name, os.path.join(BENCH, "kamailio-xmpp.cfg"), run, env,
+                       os.path.join(self.dir, name + ".log"), cpu=cpu)
+        kx.sip_port = sip_port
+        self._extra.append(kx)
+        _wait_udp_log(kx)
+        log("reference gateway %s (kamailio xmpp module + shim) on SIP %d, component %s -> %d%s"
+            % (name, sip_port, KX_COMPONENT, xmpp_port or self.component_port,
+               "" if cpu is None else ", CPU %d" % cpu))
+        if xmpp_port is None:
+            self.kx, self.kx_port = kx, sip_port
+        return kx
 
     # ------------------------------------------------------------ parleyd
     def start_parley(self, parleyd, **over):
         if self.parley_port is None:
             self.parley_port = free_port()
-        values = dict(component_port=self.component_port, secret=SECRET,
-                      sip_port=self.parley_port, kam_port=self.kam_port,
-                      redis_port=self.redis_port, admin=self.admin_socket,
+        self.parley, self.parley_conf = self._parleyd(
+            parleyd, "parleyd", "parley-bench.conf", self.component_port, self.parley_port,
+            self.kam_port, self.admin_socket, **over)
+        log("parleyd up on SIP %d (%s)" % (self.parley_port, parleyd))
+
+    def start_parley_extra(self, parleyd, name, component_port, outbound_port, cpu=None, **over):
+        """A further parleyd (the ceiling and RSS scenarios): its own SIP port and admin socket,
+        the XMPP server at component_port (the benchmark's sink), outbound proxy outbound_port
+        (a sipp UAS), pinned to `cpu` if given. Stopped by stop_all (or stop_extra)."""
+        sip_port = free_port()
+        proc, conf = self._parleyd(parleyd, name, name + ".conf", component_port, sip_port,
+                                   outbound_port, os.path.join(self.dir, name + ".sock"),
+                                   cpu=cpu, **over)
+        self._extra.append(proc)
+        proc.sip_port = sip_port
+        proc.conf = conf
+        log("%s up on SIP %d, component link to %d, outbound %d%s"
+            % (name, sip_port, component_port, outbound_port,
+               "" if cpu is None else ", CPU %d" % cpu))
+        return proc
+
+    def stop_extra(self, proc):
+        proc.stop()
+        if proc in self._extra:
+            self._extra.remove(proc)
+
+    def _parleyd(self, parleyd, name, conf_name, component_port, sip_port, outbound_port, admin,
+                 cpu=None, **over):
+        values = dict(component_port=component_port, secret=SECRET,
+                      sip_port=sip_port, kam_port=outbound_port,
+                      redis_port=self.redis_port, admin=admin,
                       quota_count=over.get("quota_count", 20000),
                       sip_window=over.get("sip_window", 1),
                       bounce_window_ms=over.get("bounce_window_ms", 200))
-        cfg = os.path.join(self.dir, "parley-bench.conf")
+        cfg = os.path.join(self.dir, conf_name)
         with open(cfg, "w") as f:
             f.write(PARLEY_CONF.format(**values))
         r = subprocess.run([parleyd, "--check-config", "--config", cfg], capture_output=True,
@@ -110,12 +147,11 @@ class BenchStack(harness.Stack):
             raise RuntimeError("parleyd --check-config: %s" % (r.stdout + r.stderr).decode())
         env = dict(os.environ)
         env.pop("G_MESSAGES_DEBUG", None)
-        self.parley = Proc("parleyd", [parleyd, "--config", cfg],
-                           os.path.join(self.dir, "parleyd.log"), env=env, cwd=self.dir)
-        self.parley.wait_log("SIP listening on", 10)
-        self.parley.wait_log("XMPP component online", 10)
-        self.parley_conf = values
-        log("parleyd up on SIP %d (%s)" % (self.parley_port, parleyd))
+        proc = Proc(name, pinned(cpu) + [parleyd, "--config", cfg],
+                    os.path.join(self.dir, name + ".log"), env=env, cwd=self.dir)
+        proc.wait_log("SIP listening on", 10)
+        proc.wait_log("XMPP component online", 10)
+        return proc, values
 
 
 # Product defaults except: addresses, offline quota_count (a 10 000-message offline scenario
@@ -153,13 +189,18 @@ socket = {admin}
 """
 
 
-def _kamailio(name, cfg, run, env, logfile):
+def pinned(cpu):
+    """argv prefix that runs a command on one CPU (nothing if cpu is None)."""
+    return [] if cpu is None else ["taskset", "-c", str(cpu)]
+
+
+def _kamailio(name, cfg, run, env, logfile, cpu=None):
     r = subprocess.run(["kamailio", "-c", "-f", cfg], env={k: v for k, v in env.items()
                                                             if k != "LD_PRELOAD"},
                        capture_output=True, timeout=30)
     if r.returncode:
         raise RuntimeError("kamailio -c %s: %s" % (cfg, r.stderr.decode()[-2000:]))
-    return Proc(name, ["kamailio", "-f", cfg, "-m", str(KAM_SHM_MB), "-M", "16", "-DD", "-E",
+    return Proc(name, pinned(cpu) + ["kamailio", "-f", cfg, "-m", str(KAM_SHM_MB), "-M", "16", "-DD", "-E",
                        "-Y", run, "-P", os.path.join(run, "kamailio.pid"), "-w", run],
                 logfile, env=env, cwd=run)
 
@@ -258,6 +299,80 @@ def stop_raw_clients(stack):
             log("teardown raw client: %s" % e)
 
 
+class Sink:
+    """bench/xmpp-sink (built by bench/run) in a subprocess: the XMPP server's side of one
+    component link (a gateway connects to .port), counting what the gateway sends and writing
+    messages to it at a rate. peer_port: the component side instead (the tool's self-test)."""
+
+    BIN = os.path.join(BENCH, "xmpp-sink")
+
+    def __init__(self, stack, name, cpu=None, peer_port=None):
+        self.name = name
+        self.port = peer_port or free_port()
+        mode = (["--connect", str(peer_port), "--domain", SIP_DOMAIN] if peer_port
+                else ["--listen", str(self.port)])
+        errlog = open(os.path.join(stack.dir, "sink-%s.log" % name), "ab")
+        self.p = subprocess.Popen(pinned(cpu) + [self.BIN] + mode + ["--secret", SECRET],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errlog,
+                                  start_new_session=True)
+        self.pid = self.p.pid
+        self.events = queue.Queue()
+        threading.Thread(target=self._reader, daemon=True).start()
+        stack._raw = getattr(stack, "_raw", []) + [self]
+        if not peer_port and self.wait("listening", 5) is None:
+            raise RuntimeError("xmpp-sink %s did not start" % name)
+
+    _reader = RawClient._reader
+
+    def wait(self, event, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            try:
+                ev = self.events.get(timeout=left)
+            except queue.Empty:
+                return None
+            if ev.get("event") == event:
+                return ev
+            if ev.get("event") == "closed" and event != "closed":
+                log("xmpp-sink %s: a component link closed" % self.name)
+
+    def _cmd(self, line):
+        self.p.stdin.write((line + "\n").encode())
+        self.p.stdin.flush()
+
+    def reset(self):
+        self._cmd("reset")
+        self.wait("reset", 5)
+
+    def stats(self):
+        self._cmd("stats")
+        return self.wait("stats", 10)
+
+    def count(self):
+        """stats() without latencies (cheap while 10^6 are stored)."""
+        self._cmd("count")
+        return self.wait("count", 5)
+
+    def send(self, domain, ndest, rate, count, sender="romeo@%s/bench" % XMPP_DOMAIN, prefix="X"):
+        """Start sending to u0..u<ndest-1>@domain; returns at once (wait_sent() for the end)."""
+        self._cmd("send %s %d %d %s %s %s" % (rate, count, ndest, domain, sender, prefix))
+
+    def wait_sent(self, timeout):
+        return self.wait("sent", timeout)
+
+    def stop(self):
+        if self.p.poll() is None:
+            try:
+                self._cmd("quit")
+                self.p.wait(3)
+            except (OSError, subprocess.TimeoutExpired):
+                os.killpg(self.pid, signal.SIGKILL)
+                self.p.wait(5)
+
+
 # ----------------------------------------------------------------------------- sipp
 
 def read_stat(path):
@@ -299,11 +414,18 @@ class SippUas:
     """sipp answering 200 to every MESSAGE on a port; counts from its -trace_stat CSV.
     count: stop after that many calls (its exit marks the end)."""
 
-    def __init__(self, stack, name, count=None, port=None):
+    def __init__(self, stack, name, count=None, port=None, timestamps=False, cpu=None):
         self.port = port or free_port()
         self.stat = os.path.join(stack.dir, "uas-%s-%d.csv" % (name, self.port))
-        argv = ["sipp", "-sf", os.path.join(SIPP_DIR, "uas_200.xml"), "-i", "127.0.0.1",
-                "-p", str(self.port), "-bind_local", "-trace_stat", "-stf", self.stat, "-fd", "1"]
+        scen = "uas_200_ts.xml" if timestamps else "uas_200.xml"
+        argv = pinned(cpu) + ["sipp", "-sf", os.path.join(SIPP_DIR, scen), "-i", "127.0.0.1",
+                              "-p", str(self.port), "-bind_local", "-trace_stat", "-stf",
+                              self.stat, "-fd", "1"]
+        self.lat_log = None
+        if timestamps:
+            self.lat_log = os.path.join(stack.dir, "uas-%s-%d-lat.log" % (name, self.port))
+            argv += ["-trace_logs", "-log_file", self.lat_log]
+            self._lat_pos = 0
         if count:
             argv += ["-m", str(count)]
         self.proc = Proc("sipp-uas-" + name, argv + SIPP_COMMON,
@@ -318,28 +440,86 @@ class SippUas:
         s = read_stat(self.stat)
         return s.get("SuccessfulCall(C)", 0), s
 
+    def lat_mark(self):
+        """Latencies from now on only (timestamps=True)."""
+        try:
+            self._lat_pos = os.path.getsize(self.lat_log)
+        except OSError:
+            self._lat_pos = 0
+
+    def latencies(self):
+        """{p50, p99, max, n} in ms, one per distinct sequence number logged since lat_mark():
+        the UAS's receive time minus the send time the XMPP sender wrote into the body."""
+        seen, lat = set(), []
+        try:
+            with open(self.lat_log, "rb") as f:
+                f.seek(self._lat_pos)
+                data = f.read()
+        except OSError:
+            data = b""
+        for line in data.split(b"\n"):
+            parts = line.split()
+            if len(parts) < 5 or parts[0] != b"L":
+                continue
+            try:
+                seq, ts = int(parts[1]), float(parts[2])
+                now = float(parts[3]) + float(parts[4]) / 1e6
+            except ValueError:
+                continue
+            if seq not in seen:
+                seen.add(seq)
+                lat.append(now - ts)
+        return lat_summary(lat)
+
     def stop(self):
         self.proc.stop()
 
 
-def sipp_uac(stack, target_port, to, frm, rate, count, timeout_s=30):
-    """Blocking: sipp sends `count` MESSAGEs at `rate`/s to target_port. Returns its counters."""
+def lat_summary(lat):
+    lat = sorted(lat)
+
+    def pct(p):
+        return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 3) if lat else None
+    return dict(p50=pct(0.50), p99=pct(0.99), max=pct(1.0), n=len(lat))
+
+
+def sipp_uac(stack, target_port, to, frm, rate, count, timeout_s=30, cpu=None, wait=True):
+    """sipp sends `count` MESSAGEs at `rate`/s to target_port. Returns its counters (wait=False:
+    returns at once a function that waits and then returns them)."""
     stat = os.path.join(stack.dir, "uac-%d.csv" % free_port())
     port = free_port()
     t0 = time.monotonic()
-    r = subprocess.run(["sipp", "-sf", os.path.join(SIPP_DIR, "uac_rate.xml"), "-key", "to", to,
-                        "-key", "from", frm, "-i", "127.0.0.1", "-p", str(port),
-                        "-r", str(rate), "-rp", "1000", "-m", str(count), "-l", "200000",
-                        "-timeout", "%ds" % timeout_s, "-trace_stat", "-stf", stat, "-fd", "1"]
-                       + SIPP_COMMON + ["127.0.0.1:%d" % target_port],
-                       stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout_s + 30,
-                       cwd=stack.dir)
-    elapsed = time.monotonic() - t0
-    s = read_stat(stat)
-    return dict(rc=r.returncode, elapsed=round(elapsed, 3),
-                sent=s.get("OutgoingCall(C)", 0), ok=s.get("SuccessfulCall(C)", 0),
-                failed=s.get("FailedCall(C)", 0), retrans=s.get("Retransmissions(C)", 0),
-                rate_achieved=s.get("CallRate(C)"))
+    p = subprocess.Popen(pinned(cpu) + ["sipp", "-sf", os.path.join(SIPP_DIR, "uac_rate.xml"),
+                                        "-key", "to", to, "-key", "from", frm,
+                                        "-i", "127.0.0.1", "-p", str(port), "-r", str(rate),
+                                        "-rp", "1000", "-m", str(count), "-l", "200000",
+                                        "-timeout", "%ds" % timeout_s, "-trace_stat",
+                                        "-stf", stat, "-fd", "1"]
+                         + SIPP_COMMON + ["127.0.0.1:%d" % target_port],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, cwd=stack.dir, start_new_session=True)
+
+    def finish():
+        try:
+            p.wait(timeout_s + 30)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(5)
+        elapsed = time.monotonic() - t0
+        s = read_stat(stat)
+        return dict(rc=p.returncode, elapsed=round(elapsed, 3),
+                    sent=s.get("OutgoingCall(C)", 0), ok=s.get("SuccessfulCall(C)", 0),
+                    failed=s.get("FailedCall(C)", 0), retrans=s.get("Retransmissions(C)", 0),
+                    rate_achieved=s.get("CallRate(C)"))
+    if not wait:
+        finish.pid = p.pid
+        return finish
+    try:
+        return finish()
+    except BaseException:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+        raise
 
 
 # ----------------------------------------------------------------------------- meters
@@ -381,8 +561,9 @@ class Meter:
     counts) over one measurement. Memory: sum of PSS sampled every 0.2 s (shared memory is
     counted once across Kamailio's processes), and VmHWM of each root pid (reset at start)."""
 
-    def __init__(self, roots):
+    def __init__(self, roots, reset_hwm=True):
         self.roots = [r for r in roots if r]
+        self.reset_hwm = reset_hwm     # False for a meter inside another on the same pids
 
     def _pids(self):
         out = []
@@ -391,7 +572,7 @@ class Meter:
         return out
 
     def __enter__(self):
-        for r in self.roots:
+        for r in (self.roots if self.reset_hwm else []):
             try:
                 with open("/proc/%d/clear_refs" % r, "w") as f:
                     f.write("5")
@@ -400,6 +581,7 @@ class Meter:
         self.pids = self._pids()
         self.cpu0 = sum(_stat_cpu(p) for p in self.pids)
         self.peak_pss = 0
+        self.peak_rss = 0
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._sample, daemon=True)
         self._t.start()
@@ -408,7 +590,9 @@ class Meter:
 
     def _sample(self):
         while not self._stop.is_set():
-            self.peak_pss = max(self.peak_pss, sum(_pss_kb(p) for p in self._pids()))
+            pids = self._pids()
+            self.peak_pss = max(self.peak_pss, sum(_pss_kb(p) for p in pids))
+            self.peak_rss = max(self.peak_rss, sum(_status_kb(p, "VmRSS") for p in pids))
             self._stop.wait(0.2)
 
     def __exit__(self, *exc):
@@ -422,4 +606,9 @@ class Meter:
     def result(self):
         return dict(cpu_s=round(self.cpu, 4), wall_s=round(self.wall, 3),
                     peak_pss_mb=round(self.peak_pss / 1024, 1),
+                    peak_rss_mb=round(self.peak_rss / 1024, 1),
                     vmhwm_mb=round(self.hwm_kb / 1024, 1))
+
+
+def rss_mb(pid):
+    return round(_status_kb(pid, "VmRSS") / 1024, 1)
