@@ -251,7 +251,7 @@ class SipUA:
 
     # ---------------------------------------------------------------- SIP requests out
     def _request(self, method, ruri, frm, to, call_id, cseq, routes=(), body=b"", ctype=None,
-                 extra=(), dest=None, branch=None):
+                 extra=(), dest=None, branch=None, owner=None):
         branch = branch or "z9hG4bK" + W.new_id()
         hdrs = [("Via", self._via(branch)), ("Max-Forwards", "70")]
         hdrs += [("Route", r) for r in routes]
@@ -264,6 +264,7 @@ class SipUA:
         if dest is None:
             dest = _hostport(_uri(routes[0])) if routes else self.proxy
         tx = ClientTx(method, data, dest, branch)
+        tx.owner = owner     # before the send: the answer may come back at once
         if method != "ACK":
             with self.cv:
                 self.txs[branch] = tx
@@ -402,8 +403,7 @@ class SipUA:
         the final response (None on timeout)."""
         frm = "<%s>;tag=%s" % (self.uri, W.new_id(4))
         tx = self._request("INVITE", target, frm, "<%s>" % target, W.new_id() + "@" + self.host,
-                           1, body=body, ctype=ctype, extra=list(extra))
-        tx.owner = owner
+                           1, body=body, ctype=ctype, extra=list(extra), owner=owner)
         return self._wait(lambda: tx.final, timeout)
 
     def _answer_invite(self, req):

@@ -43,52 +43,53 @@ def raw_message(frm, to, inner, mid=None, mtype="chat"):
         frm, to, mtype, " id='%s'" % mid if mid else "", inner)
 
 
-def xmpp_originated(st, jul, alice):
+def xmpp_originated(st, jul, alice, tag="direct"):
     c = st.checks
-    H.log("XMPP->SIP: juliet's chat opens a session to alice")
+    H.log("[%s] XMPP->SIP: juliet's chat opens a session to alice" % tag)
+    jul.messages.clear()
     jul.send(to=ALICE, id="c1", type="chat", body="hello over MSRP")
     jul.send(to=ALICE, id="c2", type="chat", body="second – zweite ☕")
     sess = alice.wait_session(10)
-    if not c.check(sess is not None, "alice got an INVITE from parleyd"):
+    if not c.check(sess is not None, "[%s] " % tag + "alice got an INVITE from parleyd"):
         return None
     inv = sess.invite
-    c.check("TCP/MSRP" in sess.remote_sdp.decode(), "the INVITE offers m=message TCP/MSRP",
+    c.check("TCP/MSRP" in sess.remote_sdp.decode(), "[%s] " % tag + "the INVITE offers m=message TCP/MSRP",
             sess.remote_sdp)
-    c.check("a=setup:actpass" in sess.remote_sdp.decode(), "the offer says a=setup:actpass (RFC 6135)")
+    c.check("a=setup:actpass" in sess.remote_sdp.decode(), "[%s] " % tag + "the offer says a=setup:actpass (RFC 6135)")
     c.check(sess.remote.get("accept_types", [None])[0] == "message/cpim",
             "message/cpim first in accept-types (RFC 4975 §13)", sess.remote.get("accept_types"))
-    c.check(inv is not None and "juliet" in (inv.h("from") or ""), "INVITE From is juliet",
+    c.check(inv is not None and "juliet" in (inv.h("from") or ""), "[%s] " % tag + "INVITE From is juliet",
             inv and inv.h("from"))
     m1 = sess.wait_message(lambda m: "hello over MSRP" in m.text, 10)
     m2 = sess.wait_message(lambda m: "zweite" in m.text, 10)
-    c.check(m1 is not None and m2 is not None, "both held stanzas arrived as SENDs",
+    c.check(m1 is not None and m2 is not None, "[%s] " % tag + "both held stanzas arrived as SENDs",
             [m.text for m in sess.messages])
     if m1 is not None and m2 is not None:
-        c.check(m1.time <= m2.time, "in order")
-        c.check(m1.ctype() in ("message/cpim", "text/plain"), "content type of the SEND", m1.ctype())
+        c.check(m1.time <= m2.time, "[%s] " % tag + "in order")
+        c.check(m1.ctype() in ("message/cpim", "[%s] " % tag + "text/plain"), "content type of the SEND", m1.ctype())
     # a long one: parleyd chunks it (2048-octet SENDs, Byte-Range, '+' then '$')
     long_text = "L" + "0123456789abcdef" * 640
     jul.send(to=ALICE, id="c3", type="chat", body=long_text)
     lm = sess.wait_message(lambda m: long_text in m.text, 10)
-    c.check(lm is not None and len(lm.frames) >= 5, "a 10 KiB stanza arrives as chunked SENDs",
+    c.check(lm is not None and len(lm.frames) >= 5, "[%s] " % tag + "a 10 KiB stanza arrives as chunked SENDs",
             lm and len(lm.frames))
     # alice answers in the session
     H.log("SIP->XMPP in the same session")
     sess.send_text("hi juliet – from MSRP")
     got = jul.wait_message(lambda m: m["body"] == "hi juliet – from MSRP", 10)
-    if c.check(got is not None, "juliet got alice's SEND as a chat stanza"):
-        c.eq(got["type"], "chat", "type chat")
-        c.check(got["from"].startswith(ALICE), "from alice", got["from"])
-        c.check(bool(got["thread"]), "with a thread (the INVITE Call-ID)", got["thread"])
+    if c.check(got is not None, "[%s] " % tag + "juliet got alice's SEND as a chat stanza"):
+        c.eq(got["type"], "chat", "[%s] type chat" % tag)
+        c.check(got["from"].startswith(ALICE), "[%s] " % tag + "from alice", got["from"])
+        c.check(bool(got["thread"]), "[%s] " % tag + "with a thread (the INVITE Call-ID)", got["thread"])
     # chat states: alice composing -> juliet <composing/>
     sess.send_iscomposing("active", refresh=60)
     comp = jul.wait_message(lambda m: m["body"] is None and "composing" in (m["xml"] or ""), 10)
-    c.check(comp is not None, "isComposing active -> <composing/> to juliet")
+    c.check(comp is not None, "[%s] " % tag + "isComposing active -> <composing/> to juliet")
     # juliet composing -> isComposing active to alice
     jul.raw(raw_message(JULIET + "/it", ALICE, "<composing xmlns='%s'/>" % CS))
     ic = sess.wait_message(lambda m: "im-iscomposing" in m.ctype()
                            or b"isComposing" in m.body, 10)
-    c.check(ic is not None, "<composing/> -> isComposing to alice",
+    c.check(ic is not None, "[%s] " % tag + "<composing/> -> isComposing to alice",
             [m.ctype() for m in sess.messages])
     # receipts: juliet asks, alice's peer sends a success REPORT -> <received id='r1'/>
     jul.raw(raw_message(JULIET + "/it", ALICE,
@@ -98,10 +99,10 @@ def xmpp_originated(st, jul, alice):
             "<request/> -> Success-Report: yes", rm and rm.success_report)
     rec = jul.wait_message(lambda m: "urn:xmpp:receipts" in (m["xml"] or "") and "r1" in m["xml"]
                            and "received" in m["xml"], 10)
-    c.check(rec is not None, "success REPORT -> <received id='r1'/> to juliet")
+    c.check(rec is not None, "[%s] " % tag + "success REPORT -> <received id='r1'/> to juliet")
     # <gone/> -> BYE
     jul.raw(raw_message(JULIET + "/it", ALICE, "<gone xmlns='%s'/>" % CS))
-    c.check(sess.wait_closed(10), "<gone/> -> BYE to alice")
+    c.check(sess.wait_closed(10), "[%s] " % tag + "<gone/> -> BYE to alice")
     return sess
 
 
@@ -265,6 +266,7 @@ def run(st):
     st.start_parleyd("direct", tag="relay", chat_extra=chat_extra(msrp_port, relay=relay_port))
     st.parley.wait_log("MSRP relay: authorised", 10)
     sip_originated(st, jul, bob, "relay", relay_port)
+    xmpp_originated(st, jul, alice, "relay")
     st.checks.check(st.parley_alive(), "parleyd still running")
 
 
