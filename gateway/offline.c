@@ -260,7 +260,7 @@ prl_offline_park_ctx_free (PrlOfflineParkCtx *ctx)
   g_free (ctx);
 }
 
-typedef enum { REQ_PARK, REQ_CLAIM, REQ_ACK, REQ_RELEASE, REQ_EXPIRE } ReqKind;
+typedef enum { REQ_PARK, REQ_CLAIM, REQ_ACK, REQ_RELEASE, REQ_EXPIRE, REQ_WACK } ReqKind;
 
 typedef struct {
   ReqKind kind;
@@ -280,6 +280,7 @@ typedef struct {
   gboolean stop;              /* the user went offline: stop after the message in flight */
   gboolean parked_since;      /* a park for this user succeeded during the flush */
   guint64 acking;             /* request id of the ack in flight, 0 if none (§6) */
+  struct _Window *win;        /* flush window > 1 (§6a): the deliveries in flight; else NULL */
 } Flush;
 
 struct _PrlOffline {
@@ -296,6 +297,7 @@ struct _PrlOffline {
   PrlOfflineLru *claims;       /* owner -> when last claimed */
   PrlOfflineLru *unregistered; /* "sip:" owner -> when the REGISTER expires 0 was seen */
   PrlOfflineLru *watched;      /* "sip:" owner -> when its sip.watch was emitted */
+  PrlOfflineLru *known_offline; /* "sip:" owner -> its last try over SIP (§4e) */
 };
 
 static void
@@ -308,6 +310,8 @@ req_free (Req *r)
   g_free (r);
 }
 
+static void window_free (struct _Window *w);
+
 static void
 flush_free (Flush *f)
 {
@@ -316,6 +320,7 @@ flush_free (Flush *f)
   g_free (f->owner);
   g_queue_clear_full (&f->batch, (GDestroyNotify)prl_stored_message_free);
   prl_stored_message_free (f->inflight);
+  window_free (f->win);
   g_free (f);
 }
 
@@ -343,6 +348,7 @@ prl_offline_new (PrlCore *core, const PrlOfflineHost *host, const PrlCoreConfig 
   off->claims = prl_offline_lru_new (LRU_CAP);
   off->unregistered = prl_offline_lru_new (LRU_CAP);
   off->watched = prl_offline_lru_new (LRU_CAP);
+  off->known_offline = prl_offline_lru_new (LRU_CAP);
   return off;
 }
 
@@ -358,6 +364,7 @@ prl_offline_free (PrlOffline *off)
   g_clear_pointer (&off->claims, prl_offline_lru_free);
   g_clear_pointer (&off->unregistered, prl_offline_lru_free);
   g_clear_pointer (&off->watched, prl_offline_lru_free);
+  g_clear_pointer (&off->known_offline, prl_offline_lru_free);
   g_free (off);
 }
 
@@ -379,6 +386,46 @@ prl_offline_is_unregistered (PrlOffline *off, const char *owner)
 {
   g_return_val_if_fail (off != NULL, FALSE);
   return prl_offline_lru_get (off->unregistered, owner, NULL);
+}
+
+/* §4e: the owner's LRU value is the time of its last try over SIP. */
+gboolean
+prl_offline_mark_offline (PrlOffline *off, const char *owner, gint64 now_us)
+{
+  g_return_val_if_fail (off != NULL, FALSE);
+  if (owner == NULL || !g_str_has_prefix (owner, "sip:") || cfg (off)->offline_retry_s == 0)
+    return FALSE;
+  prl_offline_lru_put (off->known_offline, owner, now_us);
+  return TRUE;
+}
+
+gboolean
+prl_offline_park_at_once (PrlOffline *off, const char *owner, gint64 now_us)
+{
+  g_return_val_if_fail (off != NULL, FALSE);
+  gint64 tried = 0;
+  if (!prl_offline_lru_get (off->known_offline, owner, &tried))
+    return FALSE;
+  guint retry_s = cfg (off)->offline_retry_s;
+  if (retry_s == 0 || now_us - tried >= (gint64)retry_s * G_USEC_PER_SEC) {
+    prl_offline_lru_put (off->known_offline, owner, now_us); /* this one tries SIP */
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+prl_offline_is_known_offline (PrlOffline *off, const char *owner)
+{
+  g_return_val_if_fail (off != NULL, FALSE);
+  return prl_offline_lru_get (off->known_offline, owner, NULL);
+}
+
+guint
+prl_offline_known_offline (PrlOffline *off)
+{
+  g_return_val_if_fail (off != NULL, 0);
+  return prl_offline_lru_size (off->known_offline);
 }
 
 guint
@@ -615,6 +662,9 @@ simple_op (PrlOffline *off, PrlActionKind kind, ReqKind rkind, const char *owner
 }
 
 static void forget_inflight (PrlOffline *off, Flush *f);
+static void window_forget (PrlOffline *off, Flush *f);
+static gboolean window_fill (PrlOffline *off, Flush *f, gint64 now_us, GPtrArray *out);
+static gboolean same_bare (const char *a, const char *b);
 
 /* §6: the message in flight was delivered: ack it, and deliver the next one only once the
  * store confirms, so a crash re-delivers at most that one message (the acks would otherwise
@@ -649,6 +699,8 @@ static void
 end_flush (PrlOffline *off, Flush *f, GPtrArray *out)
 {
   forget_inflight (off, f);
+  if (f->win != NULL)
+    window_forget (off, f);
   if (f->leased)
     simple_op (off, PRL_ACTION_STORE_RELEASE, REQ_RELEASE, f->owner, NULL, out);
   g_hash_table_remove (off->flushes, f->owner); /* frees f */
@@ -680,6 +732,8 @@ stored_to_stanza (PrlOffline *off, const PrlStoredMessage *m)
 static void
 deliver_next (PrlOffline *off, Flush *f, gint64 now_us, GPtrArray *out)
 {
+  if (window_fill (off, f, now_us, out)) /* §6a: a flush window > 1 */
+    return;
   const PrlCoreConfig *c = cfg (off);
   for (;;) {
     if (f->stop) {
@@ -794,8 +848,10 @@ prl_offline_online (PrlOffline *off, const char *owner, gboolean force, gint64 n
   g_return_if_fail (off != NULL && out != NULL);
   if (owner == NULL)
     return;
-  if (g_str_has_prefix (owner, "sip:"))
+  if (g_str_has_prefix (owner, "sip:")) {
     prl_offline_lru_remove (off->unregistered, owner);
+    prl_offline_lru_remove (off->known_offline, owner); /* §4e */
+  }
   if (!prl_offline_can_park (off))
     return;
   Flush *f = g_hash_table_lookup (off->flushes, owner);
@@ -827,6 +883,237 @@ prl_offline_offline (PrlOffline *off, const char *owner, gboolean unregistered, 
   Flush *f = g_hash_table_lookup (off->flushes, owner);
   if (f != NULL)
     f->stop = TRUE; /* §6: takes effect after the message in flight / the claim answer */
+}
+
+/* ---------------------------------------------------------------- the flush window (§6a)
+ *
+ * With a window W > 1 (flush_window for SIP owners, flush_window_xmpp for XMPP owners) a
+ * flush keeps up to W messages between "sent" and "removed from the store": sent and not yet
+ * confirmed (the slots), or confirmed with their ack not yet answered (the acks). A crash thus
+ * re-delivers at most W messages, as it re-delivers at most one with W = 1 (deliver_next,
+ * which these functions leave alone). Each delivery is acked as soon as it is confirmed,
+ * whatever the order of the confirmations. The next claim goes out as soon as the batch is all
+ * sent, behind the acks already issued (the daemon sends store requests in order on one
+ * connection, so the store applies those acks first); what was still in flight then is listed
+ * again by that claim and skipped. A failure sends nothing more, and the flush ends (release)
+ * once the deliveries in flight have been answered.
+ */
+
+typedef struct {
+  PrlStoredMessage *m; /* owned */
+  guint64 token;       /* timer id (XMPP) or send token (SIP) */
+} Slot;
+
+typedef struct _Window {
+  guint size;
+  GQueue slots;       /* Slot*, owned, in send order */
+  GHashTable *acking; /* guint64* request ids of this flush's acks in flight */
+  GHashTable *skip;   /* char* ids in flight when the last claim was issued */
+  gboolean failed;    /* a delivery or an ack failed: send nothing more */
+} Window;
+
+static void
+slot_free (Slot *s)
+{
+  prl_stored_message_free (s->m);
+  g_free (s);
+}
+
+static void
+window_free (Window *w)
+{
+  if (w == NULL)
+    return;
+  g_queue_clear_full (&w->slots, (GDestroyNotify)slot_free);
+  g_hash_table_unref (w->acking);
+  g_hash_table_unref (w->skip);
+  g_free (w);
+}
+
+static guint
+window_size (PrlOffline *off, const Flush *f)
+{
+  guint w = f->is_sip ? cfg (off)->flush_window : cfg (off)->flush_window_xmpp;
+  return MAX (w, 1);
+}
+
+/* Forgets @s (its token, its id) and frees it. */
+static void
+window_drop (PrlOffline *off, Flush *f, Slot *s)
+{
+  g_hash_table_remove (off->by_token, &s->token);
+  if (s->m->id != NULL && g_hash_table_lookup (off->by_id, s->m->id) == f)
+    g_hash_table_remove (off->by_id, s->m->id);
+  g_queue_remove (&f->win->slots, s);
+  slot_free (s);
+}
+
+/* Every delivery in flight is forgotten (the flush ends; nothing of it is acked now). */
+static void
+window_forget (PrlOffline *off, Flush *f)
+{
+  while (!g_queue_is_empty (&f->win->slots))
+    window_drop (off, f, g_queue_peek_head (&f->win->slots));
+}
+
+/* @s was delivered: ack it (§6) and free its place in the window. */
+static void
+window_ack (PrlOffline *off, Flush *f, Slot *s, GPtrArray *out)
+{
+  Req *req = req_new (REQ_WACK);
+  req->owner = g_strdup (f->owner);
+  PrlAction *a = store_action (off, PRL_ACTION_STORE_ACK, req, out);
+  a->store.owner = g_strdup (f->owner);
+  a->store.id = g_strdup (s->m->id);
+  g_hash_table_add (f->win->acking, new_key (a->store.request));
+  count (out, f->is_sip ? "offline_flushed_sip" : "offline_flushed_xmpp");
+  window_drop (off, f, s);
+}
+
+/* Sends @m (transfer full) as one more delivery in the window; FALSE if it cannot go out. */
+static gboolean
+window_send (PrlOffline *off, Flush *f, PrlStoredMessage *m, GPtrArray *out)
+{
+  Slot *s = g_new0 (Slot, 1);
+  s->m = m;
+  s->token = off->host.next_seq (off->core);
+  g_queue_push_tail (&f->win->slots, s);
+  g_hash_table_replace (off->by_token, new_key (s->token), f);
+  if (f->is_sip) {
+    if (off->host.send_sip (off->core, m, s->token, out))
+      return TRUE;
+    window_drop (off, f, s);
+    return FALSE;
+  }
+  if (!off->host.link_up (off->core)) {
+    window_drop (off, f, s);
+    return FALSE;
+  }
+  g_hash_table_replace (off->by_id, g_strdup (m->id), f);
+  xmpp_send (out, stored_to_stanza (off, m));
+  guint ms = cfg (off)->bounce_window_ms;
+  if (ms == 0) {
+    window_ack (off, f, s, out); /* no confirmation window: delivered once handed over */
+    return TRUE;
+  }
+  PrlAction *t = prl_action_new (PRL_ACTION_TIMER);
+  t->timer.id = s->token;
+  t->timer.ms = ms;
+  g_ptr_array_add (out, t);
+  return TRUE;
+}
+
+/* The windowed counterpart of deliver_next: fills the window from the batch, claims the next
+ * batch early, or ends the flush. FALSE (and nothing done) when @f's window is 1. */
+static gboolean
+window_fill (PrlOffline *off, Flush *f, gint64 now_us, GPtrArray *out)
+{
+  if (f->win == NULL) {
+    guint size = window_size (off, f);
+    if (size <= 1)
+      return FALSE;
+    f->win = g_new0 (Window, 1);
+    f->win->size = size;
+    g_queue_init (&f->win->slots);
+    f->win->acking = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+    f->win->skip = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  }
+  Window *w = f->win;
+  const PrlCoreConfig *c = cfg (off);
+  while (!f->stop && !w->failed
+         && w->slots.length + g_hash_table_size (w->acking) < w->size) {
+    PrlStoredMessage *m = g_queue_pop_head (&f->batch);
+    if (m == NULL)
+      break;
+    if (g_hash_table_contains (w->skip, m->id)) { /* in flight already */
+      prl_stored_message_free (m);
+      continue;
+    }
+    if (!window_send (off, f, m, out))
+      w->failed = TRUE;
+  }
+  if (f->claim != 0)
+    return TRUE; /* its answer calls again */
+  if (f->stop || w->failed) { /* §6: the rest stays parked */
+    if (g_queue_is_empty (&w->slots)) {
+      count (out, "offline_flush_stopped");
+      end_flush (off, f, out);
+    }
+    return TRUE;
+  }
+  if (!g_queue_is_empty (&f->batch))
+    return TRUE;
+  guint acks = g_hash_table_size (w->acking);
+  if (c->flush_batch > 0 && f->batch_len >= c->flush_batch) { /* more may wait */
+    /* the claim lists what is still in flight first: only with room for new ones */
+    if (w->slots.length > c->flush_batch / 2)
+      return TRUE;
+    g_hash_table_remove_all (w->skip);
+    for (GList *l = w->slots.head; l != NULL; l = l->next)
+      g_hash_table_add (w->skip, g_strdup (((Slot *)l->data)->m->id));
+    start_claim (off, f, now_us, out);
+    return TRUE;
+  }
+  if (!g_queue_is_empty (&w->slots) || acks > 0)
+    return TRUE;
+  /* §5: everything claimed was delivered and acked and the store had no more */
+  g_autofree char *owner = f->parked_since ? NULL : g_strdup (f->owner);
+  end_flush (off, f, out);
+  if (owner != NULL)
+    unwatch (off, owner, out);
+  return TRUE;
+}
+
+/* A delivery of a windowed flush was confirmed (@ok) or failed: by @token (a timer, a SIP
+ * outcome) or by the error stanza @err. FALSE if it is not one of @f's. */
+static gboolean
+window_on_outcome (PrlOffline *off, Flush *f, guint64 token, const PrlXmppMessage *err,
+                   gboolean ok, gint64 now_us, GPtrArray *out)
+{
+  Slot *s = NULL;
+  for (GList *l = f->win->slots.head; l != NULL && s == NULL; l = l->next) {
+    Slot *c = l->data;
+    if (err != NULL ? g_strcmp0 (c->m->id, err->id) == 0 : c->token == token)
+      s = c;
+  }
+  if (s == NULL || (err != NULL && !same_bare (err->from, s->m->to)))
+    return FALSE;
+  if (ok) {
+    window_ack (off, f, s, out);
+  } else {
+    window_drop (off, f, s); /* not acked: it comes again, maybe after later ones (§6a) */
+    f->win->failed = TRUE;
+  }
+  window_fill (off, f, now_us, out);
+  return TRUE;
+}
+
+/* The answer to a windowed flush's ack. */
+static void
+window_on_ack (PrlOffline *off, const Req *req, const PrlStoreResult *r, gint64 now_us,
+               GPtrArray *out)
+{
+  Flush *f = req->owner != NULL ? g_hash_table_lookup (off->flushes, req->owner) : NULL;
+  gboolean ours = f != NULL && f->win != NULL && g_hash_table_remove (f->win->acking, &r->request);
+  if (r->outcome != PRL_STORE_OK) {
+    count (out, "offline_store_error"); /* an unacked message comes again: same id */
+    if (ours)
+      f->win->failed = TRUE;
+  }
+  if (ours)
+    window_fill (off, f, now_us, out);
+}
+
+/* §6: the XMPP link went down: what is in flight may be lost, so none of it is acked. */
+static void
+window_link_down (PrlOffline *off, Flush *f, GPtrArray *out)
+{
+  window_forget (off, f);
+  f->win->failed = TRUE;
+  if (f->claim != 0)
+    return; /* ends with the claim's answer */
+  count (out, "offline_flush_stopped");
+  end_flush (off, f, out);
 }
 
 /* ---------------------------------------------------------------- events */
@@ -874,6 +1161,9 @@ prl_offline_on_store_result (PrlOffline *off, const PrlStoreResult *r, gint64 no
     }
     break;
   }
+  case REQ_WACK:
+    window_on_ack (off, req, r, now_us, out);
+    break;
   case REQ_RELEASE:
     if (r->outcome != PRL_STORE_OK)
       count (out, "offline_store_error");
@@ -891,6 +1181,8 @@ prl_offline_on_timer (PrlOffline *off, guint64 id, gint64 now_us, GPtrArray *out
 {
   g_return_val_if_fail (off != NULL, FALSE);
   Flush *f = g_hash_table_lookup (off->by_token, &id);
+  if (f != NULL && f->win != NULL)
+    return window_on_outcome (off, f, id, NULL, TRUE, now_us, out);
   if (f == NULL || f->is_sip || f->inflight == NULL)
     return FALSE;
   delivered (off, f, now_us, out); /* §6: no error within the bounce window */
@@ -911,6 +1203,8 @@ prl_offline_on_xmpp_error (PrlOffline *off, const PrlXmppMessage *m, gint64 now_
   g_return_val_if_fail (off != NULL && m != NULL, FALSE);
   (void)now_us;
   Flush *f = m->id != NULL ? g_hash_table_lookup (off->by_id, m->id) : NULL;
+  if (f != NULL && f->win != NULL)
+    return window_on_outcome (off, f, 0, m, FALSE, now_us, out);
   if (f == NULL || f->inflight == NULL || !same_bare (m->from, f->inflight->to))
     return FALSE;
   undelivered (off, f, out);
@@ -940,7 +1234,9 @@ prl_offline_on_link_down (PrlOffline *off, GPtrArray *out)
   g_ptr_array_sort (all, compare_owner);
   for (guint i = 0; i < all->len; i++) {
     Flush *f = g_ptr_array_index (all, i);
-    if (f->inflight != NULL)
+    if (f->win != NULL)
+      window_link_down (off, f, out);
+    else if (f->inflight != NULL)
       undelivered (off, f, out);
     else
       f->stop = TRUE;
@@ -964,6 +1260,10 @@ prl_offline_sip_done (PrlOffline *off, guint64 token, gboolean ok, gint64 now_us
 {
   g_return_if_fail (off != NULL && out != NULL);
   Flush *f = g_hash_table_lookup (off->by_token, &token);
+  if (f != NULL && f->win != NULL) {
+    window_on_outcome (off, f, token, NULL, ok, now_us, out);
+    return;
+  }
   if (f == NULL || !f->is_sip || f->inflight == NULL)
     return;
   if (ok)
