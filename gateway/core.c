@@ -11,7 +11,8 @@
  *   after part n's 2xx. A failure of any part answers the XMPP sender and drops the rest.
  * - Offline storage (gateway/offline.c, mapping-docs/offline.md): where page mode would give up
  *   (link down, a recipient-unavailable bounce, a 480/404/408, a SIP user known to be
- *   unregistered) and the store is up, the message is parked instead and the sender answered
+ *   unregistered or, after such a failure, known offline) and the store is up, the message is
+ *   parked instead and the sender answered
  *   when the store has spoken; online signals start flushes, which send to SIP through the
  *   same per-destination queue (OutMsg of kind OUT_FLUSH) and to XMPP from offline.c.
  * Time never comes from a clock: the daemon starts the timers the core asks for.

@@ -9,10 +9,13 @@
  *   timer to XMPP; the core's per-destination queue to SIP) -> ACK each after its delivery is
  *   confirmed -> CLAIM again after a full batch -> RELEASE. Any failure RELEASEs and stops:
  *   the rest stays parked for the next online signal (offline.md §6).
- * - three LRU tables with a hard cap: when each user was last claimed (flush_recheck_s),
- *   which SIP users sent a REGISTER with expires 0 (offline.md §4d, §5), and which SIP users
+ *   With a flush window above 1 a Window keeps several deliveries in flight (offline.md §6a,
+ *   the window_* functions); deliver_next hands over to them.
+ * - four LRU tables with a hard cap: when each user was last claimed (flush_recheck_s),
+ *   which SIP users sent a REGISTER with expires 0 (offline.md §4d, §5), which SIP users
  *   are watched (reg_event: a sip.watch was emitted after a park, a sip.unwatch follows when a
- *   flush leaves nothing behind or the entry is evicted; offline.md §5).
+ *   flush leaves nothing behind or the entry is evicted; offline.md §5), and which SIP users
+ *   are known offline, with their last try over SIP (offline.md §4e).
  * Time comes only from events; ids and timer ids come from the core's counter (host).
  * Ownership: the module owns its tables, the contexts and the claimed copies of messages.
  * Rules: mapping-docs/offline.md.
