@@ -668,6 +668,7 @@ static void forget_inflight (PrlOffline *off, Flush *f);
 static void window_forget (PrlOffline *off, Flush *f);
 static gboolean window_fill (PrlOffline *off, Flush *f, gint64 now_us, GPtrArray *out);
 static gboolean same_bare (const char *a, const char *b);
+static gboolean window_take (PrlOffline *off, Flush *f, const char *id);
 
 /* §6: the message in flight was delivered: ack it, and deliver the next one only once the
  * store confirms, so a crash re-delivers at most that one message (the acks would otherwise
@@ -834,7 +835,7 @@ on_claim_result (PrlOffline *off, const char *owner, const PrlStoreResult *r, gi
   g_autoptr (GPtrArray) batch = g_ptr_array_new ();
   for (guint i = 0; r->messages != NULL && i < r->messages->len; i++) {
     const PrlStoredMessage *m = g_ptr_array_index (r->messages, i);
-    if (m != NULL && m->id != NULL)
+    if (m != NULL && m->id != NULL && window_take (off, f, m->id)) /* §6a */
       g_ptr_array_add (batch, prl_stored_message_dup (m));
   }
   g_ptr_array_sort (batch, compare_received); /* stable: receive order, whatever came back */
@@ -890,17 +891,21 @@ prl_offline_offline (PrlOffline *off, const char *owner, gboolean unregistered, 
 
 /* ---------------------------------------------------------------- the flush window (§6a)
  *
- * With a window W > 1 (flush_window for SIP owners, flush_window_xmpp for XMPP owners) a
- * flush keeps up to W messages between "sent" and "removed from the store": sent and not yet
- * confirmed (the slots), or confirmed with their ack not yet answered (the acks). A crash thus
- * re-delivers at most W messages, as it re-delivers at most one with W = 1 (deliver_next,
- * which these functions leave alone). Each delivery is acked as soon as it is confirmed,
- * whatever the order of the confirmations. The next claim goes out as soon as the batch is all
- * sent, behind the acks already issued (the daemon sends store requests in order on one
- * connection, so the store applies those acks first); what was still in flight then is listed
- * again by that claim and skipped. A failure sends nothing more, and the flush ends (release)
- * once the deliveries in flight have been answered.
+ * With a window W > 1 (flush_window for SIP owners, flush_window_xmpp for XMPP owners) up to
+ * W messages of a flush are sent and not yet confirmed at once (the slots). Each is acked as
+ * soon as its delivery is confirmed, whatever the order of the confirmations, and the acks
+ * are not waited for: a crash re-delivers the messages in flight and those whose ack was not
+ * answered yet, instead of at most one with W = 1 (deliver_next, which these functions leave
+ * alone). Claims overlap the deliveries: once at most W claimed messages are left to send, the
+ * next claim goes out, behind the acks already emitted (the daemon sends store requests in
+ * order on one connection, so the store applies those acks first). That claim lists again
+ * what is still waiting or in flight, so it asks for that many more than flush_batch, and the
+ * ids the flush already holds are dropped from its answer (on_claim_result asks window_take).
+ * A failure sends nothing more, and the flush ends (release) once the deliveries in flight
+ * have been answered.
  */
+
+#define WINDOW_CLAIM_MAX 1000 /* the most a claim returns (store-redis.c CLAIM_MAX) */
 
 typedef struct {
   PrlStoredMessage *m; /* owned */
@@ -910,8 +915,9 @@ typedef struct {
 typedef struct _Window {
   guint size;
   GQueue slots;       /* Slot*, owned, in send order */
-  GHashTable *acking; /* guint64* request ids of this flush's acks in flight */
-  GHashTable *skip;   /* char* ids in flight when the last claim was issued */
+  GHashTable *acking; /* guint64* request id of an ack in flight -> char* message id */
+  GHashTable *held;   /* char* ids claimed by this flush and not yet known removed */
+  guint asked;        /* the max= of the last claim */
   gboolean failed;    /* a delivery or an ack failed: send nothing more */
 } Window;
 
@@ -929,15 +935,41 @@ window_free (Window *w)
     return;
   g_queue_clear_full (&w->slots, (GDestroyNotify)slot_free);
   g_hash_table_unref (w->acking);
-  g_hash_table_unref (w->skip);
+  g_hash_table_unref (w->held);
   g_free (w);
 }
 
-static guint
-window_size (PrlOffline *off, const Flush *f)
+/* @f's window, made on first use; NULL when its window is 1 (the plain flush). */
+static Window *
+window_of (PrlOffline *off, Flush *f)
 {
-  guint w = f->is_sip ? cfg (off)->flush_window : cfg (off)->flush_window_xmpp;
-  return MAX (w, 1);
+  if (f->win != NULL)
+    return f->win;
+  guint size = f->is_sip ? cfg (off)->flush_window : cfg (off)->flush_window_xmpp;
+  if (size <= 1)
+    return NULL;
+  Window *w = g_new0 (Window, 1);
+  w->size = size;
+  g_queue_init (&w->slots);
+  w->acking = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+  w->held = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  w->asked = cfg (off)->flush_batch; /* the claim that started the flush */
+  f->win = w;
+  return w;
+}
+
+/* A claimed message for @f: TRUE to keep it; FALSE if the flush holds that id already (a
+ * claim that overlapped the deliveries lists them again). Always TRUE with a window of 1. */
+static gboolean
+window_take (PrlOffline *off, Flush *f, const char *id)
+{
+  Window *w = window_of (off, f);
+  if (w == NULL)
+    return TRUE;
+  if (g_hash_table_contains (w->held, id))
+    return FALSE;
+  g_hash_table_add (w->held, g_strdup (id));
+  return TRUE;
 }
 
 /* Forgets @s (its token, its id) and frees it. */
@@ -959,7 +991,7 @@ window_forget (PrlOffline *off, Flush *f)
     window_drop (off, f, g_queue_peek_head (&f->win->slots));
 }
 
-/* @s was delivered: ack it (§6) and free its place in the window. */
+/* @s was delivered: ack it (§6) and free its slot. */
 static void
 window_ack (PrlOffline *off, Flush *f, Slot *s, GPtrArray *out)
 {
@@ -968,12 +1000,12 @@ window_ack (PrlOffline *off, Flush *f, Slot *s, GPtrArray *out)
   PrlAction *a = store_action (off, PRL_ACTION_STORE_ACK, req, out);
   a->store.owner = g_strdup (f->owner);
   a->store.id = g_strdup (s->m->id);
-  g_hash_table_add (f->win->acking, new_key (a->store.request));
+  g_hash_table_replace (f->win->acking, new_key (a->store.request), g_strdup (s->m->id));
   count (out, f->is_sip ? "offline_flushed_sip" : "offline_flushed_xmpp");
   window_drop (off, f, s);
 }
 
-/* Sends @m (transfer full) as one more delivery in the window; FALSE if it cannot go out. */
+/* Sends @m (transfer full) in a new slot; FALSE if it cannot go out. */
 static gboolean
 window_send (PrlOffline *off, Flush *f, PrlStoredMessage *m, GPtrArray *out)
 {
@@ -1006,35 +1038,30 @@ window_send (PrlOffline *off, Flush *f, PrlStoredMessage *m, GPtrArray *out)
   return TRUE;
 }
 
+/* The next claim while deliveries go on: it asks for flush_batch messages beyond the @held
+ * ones it will list again (waiting or in flight). */
+static void
+window_claim (PrlOffline *off, Flush *f, guint max, gint64 now_us, GPtrArray *out)
+{
+  start_claim (off, f, now_us, out);
+  PrlAction *a = g_ptr_array_index (out, out->len - 1);
+  g_assert (a->kind == PRL_ACTION_STORE_CLAIM);
+  a->store.max = max;
+  f->win->asked = max;
+}
+
 /* The windowed counterpart of deliver_next: fills the window from the batch, claims the next
  * batch early, or ends the flush. FALSE (and nothing done) when @f's window is 1. */
 static gboolean
 window_fill (PrlOffline *off, Flush *f, gint64 now_us, GPtrArray *out)
 {
-  if (f->win == NULL) {
-    guint size = window_size (off, f);
-    if (size <= 1)
-      return FALSE;
-    f->win = g_new0 (Window, 1);
-    f->win->size = size;
-    g_queue_init (&f->win->slots);
-    f->win->acking = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-    f->win->skip = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  }
-  Window *w = f->win;
+  Window *w = window_of (off, f);
+  if (w == NULL)
+    return FALSE;
   const PrlCoreConfig *c = cfg (off);
-  while (!f->stop && !w->failed
-         && w->slots.length + g_hash_table_size (w->acking) < w->size) {
-    PrlStoredMessage *m = g_queue_pop_head (&f->batch);
-    if (m == NULL)
-      break;
-    if (g_hash_table_contains (w->skip, m->id)) { /* in flight already */
-      prl_stored_message_free (m);
-      continue;
-    }
-    if (!window_send (off, f, m, out))
+  while (!f->stop && !w->failed && w->slots.length < w->size && !g_queue_is_empty (&f->batch))
+    if (!window_send (off, f, g_queue_pop_head (&f->batch), out))
       w->failed = TRUE;
-  }
   if (f->claim != 0)
     return TRUE; /* its answer calls again */
   if (f->stop || w->failed) { /* §6: the rest stays parked */
@@ -1044,20 +1071,16 @@ window_fill (PrlOffline *off, Flush *f, gint64 now_us, GPtrArray *out)
     }
     return TRUE;
   }
-  if (!g_queue_is_empty (&f->batch))
-    return TRUE;
-  guint acks = g_hash_table_size (w->acking);
-  if (c->flush_batch > 0 && f->batch_len >= c->flush_batch) { /* more may wait */
-    /* the claim lists what is still in flight first: only with room for new ones */
-    if (w->slots.length > c->flush_batch / 2)
-      return TRUE;
-    g_hash_table_remove_all (w->skip);
-    for (GList *l = w->slots.head; l != NULL; l = l->next)
-      g_hash_table_add (w->skip, g_strdup (((Slot *)l->data)->m->id));
-    start_claim (off, f, now_us, out);
+  gboolean more = c->flush_batch > 0 && f->batch_len >= w->asked; /* a full claim */
+  if (more) {
+    guint listed = f->batch.length + w->slots.length; /* what the claim lists again */
+    guint max = MIN (c->flush_batch + listed, WINDOW_CLAIM_MAX);
+    if (f->batch.length <= w->size && max > listed)
+      window_claim (off, f, max, now_us, out);
     return TRUE;
   }
-  if (!g_queue_is_empty (&w->slots) || acks > 0)
+  if (!g_queue_is_empty (&f->batch) || !g_queue_is_empty (&w->slots)
+      || g_hash_table_size (w->acking) > 0)
     return TRUE;
   /* §5: everything claimed was delivered and acked and the store had no more */
   g_autofree char *owner = f->parked_since ? NULL : g_strdup (f->owner);
@@ -1097,14 +1120,19 @@ window_on_ack (PrlOffline *off, const Req *req, const PrlStoreResult *r, gint64 
                GPtrArray *out)
 {
   Flush *f = req->owner != NULL ? g_hash_table_lookup (off->flushes, req->owner) : NULL;
-  gboolean ours = f != NULL && f->win != NULL && g_hash_table_remove (f->win->acking, &r->request);
+  Window *w = f != NULL ? f->win : NULL;
+  char *id = w != NULL ? g_hash_table_lookup (w->acking, &r->request) : NULL;
   if (r->outcome != PRL_STORE_OK) {
     count (out, "offline_store_error"); /* an unacked message comes again: same id */
-    if (ours)
-      f->win->failed = TRUE;
+    if (id != NULL)
+      w->failed = TRUE;
+  } else if (id != NULL) {
+    g_hash_table_remove (w->held, id); /* gone from the store: no claim lists it again */
   }
-  if (ours)
-    window_fill (off, f, now_us, out);
+  if (id == NULL)
+    return; /* not this flush's (it ended) */
+  g_hash_table_remove (w->acking, &r->request);
+  window_fill (off, f, now_us, out);
 }
 
 /* §6: the XMPP link went down: what is in flight may be lost, so none of it is acked. */
