@@ -1050,7 +1050,7 @@ on_sip_response (PrlCore *self, const PrlSipResponse *r, gint64 now_us, GPtrArra
   finish (self, msg, out);
 }
 
-/* ---------------------------------------------------------------- known offline (offline.md §4e) */
+/* -------------------------------------------------- known offline (mapping-docs/offline.md §4e) */
 
 /* What a queued XMPP->SIP message that was never sent is parked as (cf. park_failed). */
 static PrlStoredMessage *

@@ -300,7 +300,7 @@ struct _PrlOffline {
   PrlOfflineLru *claims;       /* owner -> when last claimed */
   PrlOfflineLru *unregistered; /* "sip:" owner -> when the REGISTER expires 0 was seen */
   PrlOfflineLru *watched;      /* "sip:" owner -> when its sip.watch was emitted */
-  PrlOfflineLru *known_offline; /* "sip:" owner -> its last try over SIP (§4e) */
+  PrlOfflineLru *absent;       /* "sip:" owner known offline -> its last try over SIP (§4e) */
 };
 
 static void
@@ -351,7 +351,7 @@ prl_offline_new (PrlCore *core, const PrlOfflineHost *host, const PrlCoreConfig 
   off->claims = prl_offline_lru_new (LRU_CAP);
   off->unregistered = prl_offline_lru_new (LRU_CAP);
   off->watched = prl_offline_lru_new (LRU_CAP);
-  off->known_offline = prl_offline_lru_new (LRU_CAP);
+  off->absent = prl_offline_lru_new (LRU_CAP);
   return off;
 }
 
@@ -367,7 +367,7 @@ prl_offline_free (PrlOffline *off)
   g_clear_pointer (&off->claims, prl_offline_lru_free);
   g_clear_pointer (&off->unregistered, prl_offline_lru_free);
   g_clear_pointer (&off->watched, prl_offline_lru_free);
-  g_clear_pointer (&off->known_offline, prl_offline_lru_free);
+  g_clear_pointer (&off->absent, prl_offline_lru_free);
   g_free (off);
 }
 
@@ -398,7 +398,7 @@ prl_offline_mark_offline (PrlOffline *off, const char *owner, gint64 now_us)
   g_return_val_if_fail (off != NULL, FALSE);
   if (owner == NULL || !g_str_has_prefix (owner, "sip:") || cfg (off)->offline_retry_s == 0)
     return FALSE;
-  prl_offline_lru_put (off->known_offline, owner, now_us);
+  prl_offline_lru_put (off->absent, owner, now_us);
   return TRUE;
 }
 
@@ -407,11 +407,11 @@ prl_offline_park_at_once (PrlOffline *off, const char *owner, gint64 now_us)
 {
   g_return_val_if_fail (off != NULL, FALSE);
   gint64 tried = 0;
-  if (!prl_offline_lru_get (off->known_offline, owner, &tried))
+  if (!prl_offline_lru_get (off->absent, owner, &tried))
     return FALSE;
   guint retry_s = cfg (off)->offline_retry_s;
   if (retry_s == 0 || now_us - tried >= (gint64)retry_s * G_USEC_PER_SEC) {
-    prl_offline_lru_put (off->known_offline, owner, now_us); /* this one tries SIP */
+    prl_offline_lru_put (off->absent, owner, now_us); /* this one tries SIP */
     return FALSE;
   }
   return TRUE;
@@ -421,14 +421,14 @@ gboolean
 prl_offline_is_known_offline (PrlOffline *off, const char *owner)
 {
   g_return_val_if_fail (off != NULL, FALSE);
-  return prl_offline_lru_get (off->known_offline, owner, NULL);
+  return prl_offline_lru_get (off->absent, owner, NULL);
 }
 
 guint
 prl_offline_known_offline (PrlOffline *off)
 {
   g_return_val_if_fail (off != NULL, 0);
-  return prl_offline_lru_size (off->known_offline);
+  return prl_offline_lru_size (off->absent);
 }
 
 guint
@@ -854,7 +854,7 @@ prl_offline_online (PrlOffline *off, const char *owner, gboolean force, gint64 n
     return;
   if (g_str_has_prefix (owner, "sip:")) {
     prl_offline_lru_remove (off->unregistered, owner);
-    prl_offline_lru_remove (off->known_offline, owner); /* §4e */
+    prl_offline_lru_remove (off->absent, owner); /* §4e */
   }
   if (!prl_offline_can_park (off))
     return;
@@ -1063,7 +1063,7 @@ window_fill (PrlOffline *off, Flush *f, gint64 now_us, GPtrArray *out)
     if (!window_send (off, f, g_queue_pop_head (&f->batch), out))
       w->failed = TRUE;
   if (f->claim != 0)
-    return TRUE; /* its answer calls again */
+    return TRUE;              /* its answer calls again */
   if (f->stop || w->failed) { /* §6: the rest stays parked */
     if (g_queue_is_empty (&w->slots)) {
       count (out, "offline_flush_stopped");
@@ -1093,8 +1093,8 @@ window_fill (PrlOffline *off, Flush *f, gint64 now_us, GPtrArray *out)
 /* A delivery of a windowed flush was confirmed (@ok) or failed: by @token (a timer, a SIP
  * outcome) or by the error stanza @err. FALSE if it is not one of @f's. */
 static gboolean
-window_on_outcome (PrlOffline *off, Flush *f, guint64 token, const PrlXmppMessage *err,
-                   gboolean ok, gint64 now_us, GPtrArray *out)
+window_on_outcome (PrlOffline *off, Flush *f, guint64 token, const PrlXmppMessage *err, gboolean ok,
+                   gint64 now_us, GPtrArray *out)
 {
   Slot *s = NULL;
   for (GList *l = f->win->slots.head; l != NULL && s == NULL; l = l->next) {
