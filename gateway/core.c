@@ -11,7 +11,8 @@
  *   after part n's 2xx. A failure of any part answers the XMPP sender and drops the rest.
  * - Offline storage (gateway/offline.c, mapping-docs/offline.md): where page mode would give up
  *   (link down, a recipient-unavailable bounce, a 480/404/408, a SIP user known to be
- *   unregistered) and the store is up, the message is parked instead and the sender answered
+ *   unregistered or, after such a failure, known offline) and the store is up, the message is
+ *   parked instead and the sender answered
  *   when the store has spoken; online signals start flushes, which send to SIP through the
  *   same per-destination queue (OutMsg of kind OUT_FLUSH) and to XMPP from offline.c.
  * Time never comes from a clock: the daemon starts the timers the core asks for.
@@ -134,6 +135,9 @@ prl_core_config_init (PrlCoreConfig *config)
   config->expire_interval_s = 60;
   config->stored_notice = NULL;
   config->reg_event = FALSE; /* the daemon's default is true ([sip] reg_event) */
+  config->offline_retry_s = 60;
+  config->flush_window = 1;
+  config->flush_window_xmpp = 1; /* the daemon's default is 16 ([offline] flush_window_xmpp) */
   config->chat_enabled = FALSE;
   config->chat_idle_timeout_s = 600;
   config->chat_queue_max = 64;
@@ -243,6 +247,11 @@ dest_free (Dest *d)
 }
 
 static const PrlOfflineHost offline_host; /* below, with the XMPP -> SIP code */
+static gboolean park_known_offline (PrlCore *self, OutMsg *msg, const char *owner, gint64 now_us,
+                                    GPtrArray *out);
+static void park_behind (PrlCore *self, const OutMsg *failed, gint64 now_us, GPtrArray *out);
+static void back_online (PrlCore *self, const OutMsg *msg, gint64 now_us, GPtrArray *out);
+static void start_flush_now (PrlCore *self, OutMsg *msg, GPtrArray *out);
 static const PrlChatHost chat_host;       /* below, with the XMPP -> SIP code */
 
 PrlCore *
@@ -1052,6 +1061,8 @@ on_xmpp_message (PrlCore *self, const PrlXmppMessage *m, gboolean allow_chat, gi
     prl_offline_park (self->offline, s, ctx, now_us, out);
     return;
   }
+  if (park_known_offline (self, msg, owner, now_us, out)) /* offline.md §4e */
+    return;
   enqueue (self, msg, out); /* §12 */
 }
 
@@ -1150,6 +1161,7 @@ on_sip_response (PrlCore *self, const PrlSipResponse *r, gint64 now_us, GPtrArra
   }
   if (ok) {
     count (out, parts > 1 ? "xmpp_in_chunked" : "xmpp_in_relayed");
+    back_online (self, msg, now_us, out); /* offline.md §4e */
     finish (self, msg, out);
     return;
   }
@@ -1170,6 +1182,7 @@ on_sip_response (PrlCore *self, const PrlSipResponse *r, gint64 now_us, GPtrArra
       && text_is_xml_safe (r->contact))
     detail = r->contact;
   if (park_failed (self, msg, r->status, &err, text, detail, now_us, out)) {
+    park_behind (self, msg, now_us, out); /* offline.md §4e */
     finish (self, msg, out);
     return;
   }
@@ -1179,6 +1192,108 @@ on_sip_response (PrlCore *self, const PrlSipResponse *r, gint64 now_us, GPtrArra
   if (msg->next <= parts)
     count (out, "xmpp_in_parts_dropped");
   finish (self, msg, out);
+}
+
+/* -------------------------------------------------- known offline (mapping-docs/offline.md §4e) */
+
+/* What a queued XMPP->SIP message that was never sent is parked as (cf. park_failed). */
+static PrlStoredMessage *
+stored_from_out (const OutMsg *msg, const char *owner)
+{
+  PrlStoredMessage *s = prl_stored_message_new ();
+  s->owner = g_strdup (owner);
+  s->to = g_strdup (msg->dest);
+  s->original_to = g_strdup (msg->to_jid);
+  s->from = g_strdup (msg->tmpl->from);
+  s->kind = g_strdup ("page");
+  s->content_type = g_strdup (PRL_MESSAGE_MAP_CONTENT_TYPE);
+  s->body = g_strndup (msg->body, msg->len);
+  s->body_len = msg->len;
+  s->lang = g_strdup (msg->tmpl->content_language);
+  s->subject = g_strdup (msg->tmpl->subject);
+  s->thread = g_strdup (msg->thread);
+  s->origin = g_strdup ("xmpp");
+  s->original_id = g_strdup (msg->id);
+  s->received_us = msg->received_us;
+  return s;
+}
+
+/* Parks @msg (transfer full) without sending it; if the park fails it is sent after all
+ * (offline_host.resume), as for an unregistered user (offline.md §4d). */
+static void
+park_unsent (PrlCore *self, OutMsg *msg, const char *owner, gint64 now_us, GPtrArray *out)
+{
+  PrlOfflineParkCtx *ctx = g_new0 (PrlOfflineParkCtx, 1);
+  ctx->kind = PRL_OFFLINE_PARK_XMPP_NOW;
+  ctx->orig_from = g_strdup (msg->from_jid);
+  ctx->orig_to = g_strdup (msg->to_jid);
+  ctx->orig_id = g_strdup (msg->id);
+  PrlStoredMessage *s = stored_from_out (msg, owner);
+  ctx->held = msg;
+  ctx->held_free = (GDestroyNotify)out_msg_free;
+  prl_offline_park (self->offline, s, ctx, now_us, out);
+}
+
+/* A new message for a SIP user known to be offline is parked at once, unless its destination
+ * still has traffic (it waits its turn, so the parked queue keeps receive order) or a retry
+ * over SIP is due (offline_retry_s). TRUE if it took @msg. */
+static gboolean
+park_known_offline (PrlCore *self, OutMsg *msg, const char *owner, gint64 now_us, GPtrArray *out)
+{
+  if (!msg->parkable || owner == NULL || !prl_offline_can_park (self->offline)
+      || prl_offline_known_offline (self->offline) == 0
+      || g_hash_table_contains (self->dests, msg->dest)
+      || !prl_offline_park_at_once (self->offline, owner, now_us))
+    return FALSE;
+  park_unsent (self, msg, owner, now_us, out);
+  return TRUE;
+}
+
+/* @failed was just parked after a 404/480/408: its owner is known offline from now on, and
+ * the messages queued behind it for the same destination are parked too, in receive order
+ * (each park is emitted after @failed's). What cannot be parked stays queued. */
+static void
+park_behind (PrlCore *self, const OutMsg *failed, gint64 now_us, GPtrArray *out)
+{
+  g_autofree char *owner = prl_offline_owner_sip (failed->dest);
+  if (!prl_offline_mark_offline (self->offline, owner, now_us))
+    return;
+  Dest *d = g_hash_table_lookup (self->dests, failed->dest);
+  if (d == NULL)
+    return;
+  GList *l = d->waiting.head;
+  while (l != NULL) {
+    GList *next = l->next;
+    OutMsg *m = l->data;
+    if (m->kind == OUT_PAGE && m->parkable) {
+      g_queue_delete_link (&d->waiting, l);
+      self->queued--;
+      park_unsent (self, m, owner, now_us, out);
+    }
+    l = next;
+  }
+}
+
+/* A 2xx from a SIP user taken for offline (a retry got through, or it came back unseen): it
+ * is online, so its parked messages are flushed now. */
+static void
+back_online (PrlCore *self, const OutMsg *msg, gint64 now_us, GPtrArray *out)
+{
+  if (prl_offline_known_offline (self->offline) == 0)
+    return;
+  g_autofree char *owner = prl_offline_owner_sip (msg->dest);
+  if (owner != NULL && prl_offline_is_known_offline (self->offline, owner))
+    prl_offline_online (self->offline, owner, TRUE, now_us, out);
+}
+
+/* offline.md §6a: with flush_window > 1 a flushed MESSAGE starts at once, beside the others
+ * of its flush, whatever sip_window says; page traffic to that user waits behind them. */
+static void
+start_flush_now (PrlCore *self, OutMsg *msg, GPtrArray *out)
+{
+  Dest *d = dest_get (self, msg->dest);
+  d->active++;
+  send_next_part (self, msg, out);
 }
 
 /* ---------------------------------------------------------------- offline host */
@@ -1247,7 +1362,10 @@ send_parked_message (PrlCore *self, const PrlStoredMessage *m, guint64 token, GP
     return FALSE;
   OutMsg *msg = out_msg_new (OUT_FLUSH, g_steal_pointer (&tmpl), body, len, cuts);
   msg->token = token;
-  enqueue (self, msg, out);
+  if (self->config.flush_window > 1)
+    start_flush_now (self, msg, out); /* offline.md §6a */
+  else
+    enqueue (self, msg, out);
   return TRUE;
 }
 

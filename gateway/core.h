@@ -55,6 +55,9 @@ typedef struct {
   guint expire_interval_s;  /* TICK: STORE_EXPIRE at most this often (0 = never) */
   char *stored_notice;      /* text sent to the sender when a message was parked; NULL = none */
   gboolean reg_event;       /* watch SIP owners with parked messages (sip.watch, RFC 3680) */
+  guint offline_retry_s;    /* a SIP owner known offline is tried over SIP at most this often */
+  guint flush_window;       /* flushed MESSAGEs in flight per SIP owner (1: RFC 3428 order) */
+  guint flush_window_xmpp;  /* flushed stanzas in their bounce windows per XMPP owner */
   /* chat sessions over MSRP (mapping-docs/chat.md, gateway/chat.c) */
   gboolean chat_enabled;    /* type='chat' stanzas open MSRP sessions; FALSE: page mode */
   guint chat_idle_timeout_s; /* a session without traffic this long is closed (BYE) */

@@ -9,10 +9,13 @@
  *   timer to XMPP; the core's per-destination queue to SIP) -> ACK each after its delivery is
  *   confirmed -> CLAIM again after a full batch -> RELEASE. Any failure RELEASEs and stops:
  *   the rest stays parked for the next online signal (offline.md §6).
- * - three LRU tables with a hard cap: when each user was last claimed (flush_recheck_s),
- *   which SIP users sent a REGISTER with expires 0 (offline.md §4d, §5), and which SIP users
+ *   With a flush window above 1 a Window keeps several deliveries in flight (offline.md §6a,
+ *   the window_* functions); deliver_next hands over to them.
+ * - four LRU tables with a hard cap: when each user was last claimed (flush_recheck_s),
+ *   which SIP users sent a REGISTER with expires 0 (offline.md §4d, §5), which SIP users
  *   are watched (reg_event: a sip.watch was emitted after a park, a sip.unwatch follows when a
- *   flush leaves nothing behind or the entry is evicted; offline.md §5).
+ *   flush leaves nothing behind or the entry is evicted; offline.md §5), and which SIP users
+ *   are known offline, with their last try over SIP (offline.md §4e).
  * Time comes only from events; ids and timer ids come from the core's counter (host).
  * Ownership: the module owns its tables, the contexts and the claimed copies of messages.
  * Rules: mapping-docs/offline.md.
@@ -260,7 +263,7 @@ prl_offline_park_ctx_free (PrlOfflineParkCtx *ctx)
   g_free (ctx);
 }
 
-typedef enum { REQ_PARK, REQ_CLAIM, REQ_ACK, REQ_RELEASE, REQ_EXPIRE } ReqKind;
+typedef enum { REQ_PARK, REQ_CLAIM, REQ_ACK, REQ_RELEASE, REQ_EXPIRE, REQ_WACK } ReqKind;
 
 typedef struct {
   ReqKind kind;
@@ -280,6 +283,7 @@ typedef struct {
   gboolean stop;              /* the user went offline: stop after the message in flight */
   gboolean parked_since;      /* a park for this user succeeded during the flush */
   guint64 acking;             /* request id of the ack in flight, 0 if none (§6) */
+  struct _Window *win;        /* flush window > 1 (§6a): the deliveries in flight; else NULL */
 } Flush;
 
 struct _PrlOffline {
@@ -296,6 +300,7 @@ struct _PrlOffline {
   PrlOfflineLru *claims;       /* owner -> when last claimed */
   PrlOfflineLru *unregistered; /* "sip:" owner -> when the REGISTER expires 0 was seen */
   PrlOfflineLru *watched;      /* "sip:" owner -> when its sip.watch was emitted */
+  PrlOfflineLru *absent;       /* "sip:" owner known offline -> its last try over SIP (§4e) */
 };
 
 static void
@@ -308,6 +313,8 @@ req_free (Req *r)
   g_free (r);
 }
 
+static void window_free (struct _Window *w);
+
 static void
 flush_free (Flush *f)
 {
@@ -316,6 +323,7 @@ flush_free (Flush *f)
   g_free (f->owner);
   g_queue_clear_full (&f->batch, (GDestroyNotify)prl_stored_message_free);
   prl_stored_message_free (f->inflight);
+  window_free (f->win);
   g_free (f);
 }
 
@@ -343,6 +351,7 @@ prl_offline_new (PrlCore *core, const PrlOfflineHost *host, const PrlCoreConfig 
   off->claims = prl_offline_lru_new (LRU_CAP);
   off->unregistered = prl_offline_lru_new (LRU_CAP);
   off->watched = prl_offline_lru_new (LRU_CAP);
+  off->absent = prl_offline_lru_new (LRU_CAP);
   return off;
 }
 
@@ -358,6 +367,7 @@ prl_offline_free (PrlOffline *off)
   g_clear_pointer (&off->claims, prl_offline_lru_free);
   g_clear_pointer (&off->unregistered, prl_offline_lru_free);
   g_clear_pointer (&off->watched, prl_offline_lru_free);
+  g_clear_pointer (&off->absent, prl_offline_lru_free);
   g_free (off);
 }
 
@@ -379,6 +389,46 @@ prl_offline_is_unregistered (PrlOffline *off, const char *owner)
 {
   g_return_val_if_fail (off != NULL, FALSE);
   return prl_offline_lru_get (off->unregistered, owner, NULL);
+}
+
+/* §4e: the owner's LRU value is the time of its last try over SIP. */
+gboolean
+prl_offline_mark_offline (PrlOffline *off, const char *owner, gint64 now_us)
+{
+  g_return_val_if_fail (off != NULL, FALSE);
+  if (owner == NULL || !g_str_has_prefix (owner, "sip:") || cfg (off)->offline_retry_s == 0)
+    return FALSE;
+  prl_offline_lru_put (off->absent, owner, now_us);
+  return TRUE;
+}
+
+gboolean
+prl_offline_park_at_once (PrlOffline *off, const char *owner, gint64 now_us)
+{
+  g_return_val_if_fail (off != NULL, FALSE);
+  gint64 tried = 0;
+  if (!prl_offline_lru_get (off->absent, owner, &tried))
+    return FALSE;
+  guint retry_s = cfg (off)->offline_retry_s;
+  if (retry_s == 0 || now_us - tried >= (gint64)retry_s * G_USEC_PER_SEC) {
+    prl_offline_lru_put (off->absent, owner, now_us); /* this one tries SIP */
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+prl_offline_is_known_offline (PrlOffline *off, const char *owner)
+{
+  g_return_val_if_fail (off != NULL, FALSE);
+  return prl_offline_lru_get (off->absent, owner, NULL);
+}
+
+guint
+prl_offline_known_offline (PrlOffline *off)
+{
+  g_return_val_if_fail (off != NULL, 0);
+  return prl_offline_lru_size (off->absent);
 }
 
 guint
@@ -621,6 +671,10 @@ simple_op (PrlOffline *off, PrlActionKind kind, ReqKind rkind, const char *owner
 }
 
 static void forget_inflight (PrlOffline *off, Flush *f);
+static void window_forget (PrlOffline *off, Flush *f);
+static gboolean window_fill (PrlOffline *off, Flush *f, gint64 now_us, GPtrArray *out);
+static gboolean same_bare (const char *a, const char *b);
+static gboolean window_take (PrlOffline *off, Flush *f, const char *id);
 
 /* §6: the message in flight was delivered: ack it, and deliver the next one only once the
  * store confirms, so a crash re-delivers at most that one message (the acks would otherwise
@@ -655,6 +709,8 @@ static void
 end_flush (PrlOffline *off, Flush *f, GPtrArray *out)
 {
   forget_inflight (off, f);
+  if (f->win != NULL)
+    window_forget (off, f);
   if (f->leased)
     simple_op (off, PRL_ACTION_STORE_RELEASE, REQ_RELEASE, f->owner, NULL, out);
   g_hash_table_remove (off->flushes, f->owner); /* frees f */
@@ -686,6 +742,8 @@ stored_to_stanza (PrlOffline *off, const PrlStoredMessage *m)
 static void
 deliver_next (PrlOffline *off, Flush *f, gint64 now_us, GPtrArray *out)
 {
+  if (window_fill (off, f, now_us, out)) /* §6a: a flush window > 1 */
+    return;
   const PrlCoreConfig *c = cfg (off);
   for (;;) {
     if (f->stop) {
@@ -783,7 +841,7 @@ on_claim_result (PrlOffline *off, const char *owner, const PrlStoreResult *r, gi
   g_autoptr (GPtrArray) batch = g_ptr_array_new ();
   for (guint i = 0; r->messages != NULL && i < r->messages->len; i++) {
     const PrlStoredMessage *m = g_ptr_array_index (r->messages, i);
-    if (m != NULL && m->id != NULL)
+    if (m != NULL && m->id != NULL && window_take (off, f, m->id)) /* §6a */
       g_ptr_array_add (batch, prl_stored_message_dup (m));
   }
   g_ptr_array_sort (batch, compare_received); /* stable: receive order, whatever came back */
@@ -800,8 +858,10 @@ prl_offline_online (PrlOffline *off, const char *owner, gboolean force, gint64 n
   g_return_if_fail (off != NULL && out != NULL);
   if (owner == NULL)
     return;
-  if (g_str_has_prefix (owner, "sip:"))
+  if (g_str_has_prefix (owner, "sip:")) {
     prl_offline_lru_remove (off->unregistered, owner);
+    prl_offline_lru_remove (off->absent, owner); /* §4e */
+  }
   if (!prl_offline_can_park (off))
     return;
   Flush *f = g_hash_table_lookup (off->flushes, owner);
@@ -833,6 +893,264 @@ prl_offline_offline (PrlOffline *off, const char *owner, gboolean unregistered, 
   Flush *f = g_hash_table_lookup (off->flushes, owner);
   if (f != NULL)
     f->stop = TRUE; /* §6: takes effect after the message in flight / the claim answer */
+}
+
+/* ---------------------------------------------------------------- the flush window (§6a)
+ *
+ * With a window W > 1 (flush_window for SIP owners, flush_window_xmpp for XMPP owners) up to
+ * W messages of a flush are sent and not yet confirmed at once (the slots). Each is acked as
+ * soon as its delivery is confirmed, whatever the order of the confirmations, and the acks
+ * are not waited for: a crash re-delivers the messages in flight and those whose ack was not
+ * answered yet, instead of at most one with W = 1 (deliver_next, which these functions leave
+ * alone). Claims overlap the deliveries: once at most W claimed messages are left to send, the
+ * next claim goes out, behind the acks already emitted (the daemon sends store requests in
+ * order on one connection, so the store applies those acks first). That claim lists again
+ * what is still waiting or in flight, so it asks for that many more than flush_batch, and the
+ * ids the flush already holds are dropped from its answer (on_claim_result asks window_take).
+ * A failure sends nothing more, and the flush ends (release) once the deliveries in flight
+ * have been answered.
+ */
+
+#define WINDOW_CLAIM_MAX 1000 /* the most a claim returns (store-redis.c CLAIM_MAX) */
+
+typedef struct {
+  PrlStoredMessage *m; /* owned */
+  guint64 token;       /* timer id (XMPP) or send token (SIP) */
+} Slot;
+
+typedef struct _Window {
+  guint size;
+  GQueue slots;       /* Slot*, owned, in send order */
+  GHashTable *acking; /* guint64* request id of an ack in flight -> char* message id */
+  GHashTable *held;   /* char* ids claimed by this flush and not yet known removed */
+  guint asked;        /* the max= of the last claim */
+  gboolean failed;    /* a delivery or an ack failed: send nothing more */
+} Window;
+
+static void
+slot_free (Slot *s)
+{
+  prl_stored_message_free (s->m);
+  g_free (s);
+}
+
+static void
+window_free (Window *w)
+{
+  if (w == NULL)
+    return;
+  g_queue_clear_full (&w->slots, (GDestroyNotify)slot_free);
+  g_hash_table_unref (w->acking);
+  g_hash_table_unref (w->held);
+  g_free (w);
+}
+
+/* @f's window, made on first use; NULL when its window is 1 (the plain flush). */
+static Window *
+window_of (PrlOffline *off, Flush *f)
+{
+  if (f->win != NULL)
+    return f->win;
+  guint size = f->is_sip ? cfg (off)->flush_window : cfg (off)->flush_window_xmpp;
+  if (size <= 1)
+    return NULL;
+  Window *w = g_new0 (Window, 1);
+  w->size = size;
+  g_queue_init (&w->slots);
+  w->acking = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+  w->held = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  w->asked = cfg (off)->flush_batch; /* the claim that started the flush */
+  f->win = w;
+  return w;
+}
+
+/* A claimed message for @f: TRUE to keep it; FALSE if the flush holds that id already (a
+ * claim that overlapped the deliveries lists them again). Always TRUE with a window of 1. */
+static gboolean
+window_take (PrlOffline *off, Flush *f, const char *id)
+{
+  Window *w = window_of (off, f);
+  if (w == NULL)
+    return TRUE;
+  if (g_hash_table_contains (w->held, id))
+    return FALSE;
+  g_hash_table_add (w->held, g_strdup (id));
+  return TRUE;
+}
+
+/* Forgets @s (its token, its id) and frees it. */
+static void
+window_drop (PrlOffline *off, Flush *f, Slot *s)
+{
+  g_hash_table_remove (off->by_token, &s->token);
+  if (s->m->id != NULL && g_hash_table_lookup (off->by_id, s->m->id) == f)
+    g_hash_table_remove (off->by_id, s->m->id);
+  g_queue_remove (&f->win->slots, s);
+  slot_free (s);
+}
+
+/* Every delivery in flight is forgotten (the flush ends; nothing of it is acked now). */
+static void
+window_forget (PrlOffline *off, Flush *f)
+{
+  while (!g_queue_is_empty (&f->win->slots))
+    window_drop (off, f, g_queue_peek_head (&f->win->slots));
+}
+
+/* @s was delivered: ack it (§6) and free its slot. */
+static void
+window_ack (PrlOffline *off, Flush *f, Slot *s, GPtrArray *out)
+{
+  Req *req = req_new (REQ_WACK);
+  req->owner = g_strdup (f->owner);
+  PrlAction *a = store_action (off, PRL_ACTION_STORE_ACK, req, out);
+  a->store.owner = g_strdup (f->owner);
+  a->store.id = g_strdup (s->m->id);
+  g_hash_table_replace (f->win->acking, new_key (a->store.request), g_strdup (s->m->id));
+  count (out, f->is_sip ? "offline_flushed_sip" : "offline_flushed_xmpp");
+  window_drop (off, f, s);
+}
+
+/* Sends @m (transfer full) in a new slot; FALSE if it cannot go out. */
+static gboolean
+window_send (PrlOffline *off, Flush *f, PrlStoredMessage *m, GPtrArray *out)
+{
+  Slot *s = g_new0 (Slot, 1);
+  s->m = m;
+  s->token = off->host.next_seq (off->core);
+  g_queue_push_tail (&f->win->slots, s);
+  g_hash_table_replace (off->by_token, new_key (s->token), f);
+  if (f->is_sip) {
+    if (off->host.send_sip (off->core, m, s->token, out))
+      return TRUE;
+    window_drop (off, f, s);
+    return FALSE;
+  }
+  if (!off->host.link_up (off->core)) {
+    window_drop (off, f, s);
+    return FALSE;
+  }
+  g_hash_table_replace (off->by_id, g_strdup (m->id), f);
+  xmpp_send (out, stored_to_stanza (off, m));
+  guint ms = cfg (off)->bounce_window_ms;
+  if (ms == 0) {
+    window_ack (off, f, s, out); /* no confirmation window: delivered once handed over */
+    return TRUE;
+  }
+  PrlAction *t = prl_action_new (PRL_ACTION_TIMER);
+  t->timer.id = s->token;
+  t->timer.ms = ms;
+  g_ptr_array_add (out, t);
+  return TRUE;
+}
+
+/* The next claim while deliveries go on: it asks for flush_batch messages beyond the @held
+ * ones it will list again (waiting or in flight). */
+static void
+window_claim (PrlOffline *off, Flush *f, guint max, gint64 now_us, GPtrArray *out)
+{
+  start_claim (off, f, now_us, out);
+  PrlAction *a = g_ptr_array_index (out, out->len - 1);
+  g_assert (a->kind == PRL_ACTION_STORE_CLAIM);
+  a->store.max = max;
+  f->win->asked = max;
+}
+
+/* The windowed counterpart of deliver_next: fills the window from the batch, claims the next
+ * batch early, or ends the flush. FALSE (and nothing done) when @f's window is 1. */
+static gboolean
+window_fill (PrlOffline *off, Flush *f, gint64 now_us, GPtrArray *out)
+{
+  Window *w = window_of (off, f);
+  if (w == NULL)
+    return FALSE;
+  const PrlCoreConfig *c = cfg (off);
+  while (!f->stop && !w->failed && w->slots.length < w->size && !g_queue_is_empty (&f->batch))
+    if (!window_send (off, f, g_queue_pop_head (&f->batch), out))
+      w->failed = TRUE;
+  if (f->claim != 0)
+    return TRUE;              /* its answer calls again */
+  if (f->stop || w->failed) { /* §6: the rest stays parked */
+    if (g_queue_is_empty (&w->slots)) {
+      count (out, "offline_flush_stopped");
+      end_flush (off, f, out);
+    }
+    return TRUE;
+  }
+  gboolean more = c->flush_batch > 0 && f->batch_len >= w->asked; /* a full claim */
+  if (more) {
+    guint listed = f->batch.length + w->slots.length; /* what the claim lists again */
+    guint max = MIN (c->flush_batch + listed, WINDOW_CLAIM_MAX);
+    if (f->batch.length <= w->size && max > listed)
+      window_claim (off, f, max, now_us, out);
+    return TRUE;
+  }
+  if (!g_queue_is_empty (&f->batch) || !g_queue_is_empty (&w->slots)
+      || g_hash_table_size (w->acking) > 0)
+    return TRUE;
+  /* §5: everything claimed was delivered and acked and the store had no more */
+  g_autofree char *owner = f->parked_since ? NULL : g_strdup (f->owner);
+  end_flush (off, f, out);
+  if (owner != NULL)
+    unwatch (off, owner, out);
+  return TRUE;
+}
+
+/* A delivery of a windowed flush was confirmed (@ok) or failed: by @token (a timer, a SIP
+ * outcome) or by the error stanza @err. FALSE if it is not one of @f's. */
+static gboolean
+window_on_outcome (PrlOffline *off, Flush *f, guint64 token, const PrlXmppMessage *err, gboolean ok,
+                   gint64 now_us, GPtrArray *out)
+{
+  Slot *s = NULL;
+  for (GList *l = f->win->slots.head; l != NULL && s == NULL; l = l->next) {
+    Slot *c = l->data;
+    if (err != NULL ? g_strcmp0 (c->m->id, err->id) == 0 : c->token == token)
+      s = c;
+  }
+  if (s == NULL || (err != NULL && !same_bare (err->from, s->m->to)))
+    return FALSE;
+  if (ok) {
+    window_ack (off, f, s, out);
+  } else {
+    window_drop (off, f, s); /* not acked: it comes again, maybe after later ones (§6a) */
+    f->win->failed = TRUE;
+  }
+  window_fill (off, f, now_us, out);
+  return TRUE;
+}
+
+/* The answer to a windowed flush's ack. */
+static void
+window_on_ack (PrlOffline *off, const Req *req, const PrlStoreResult *r, gint64 now_us,
+               GPtrArray *out)
+{
+  Flush *f = req->owner != NULL ? g_hash_table_lookup (off->flushes, req->owner) : NULL;
+  Window *w = f != NULL ? f->win : NULL;
+  char *id = w != NULL ? g_hash_table_lookup (w->acking, &r->request) : NULL;
+  if (r->outcome != PRL_STORE_OK) {
+    count (out, "offline_store_error"); /* an unacked message comes again: same id */
+    if (id != NULL)
+      w->failed = TRUE;
+  } else if (id != NULL) {
+    g_hash_table_remove (w->held, id); /* gone from the store: no claim lists it again */
+  }
+  if (id == NULL)
+    return; /* not this flush's (it ended) */
+  g_hash_table_remove (w->acking, &r->request);
+  window_fill (off, f, now_us, out);
+}
+
+/* §6: the XMPP link went down: what is in flight may be lost, so none of it is acked. */
+static void
+window_link_down (PrlOffline *off, Flush *f, GPtrArray *out)
+{
+  window_forget (off, f);
+  f->win->failed = TRUE;
+  if (f->claim != 0)
+    return; /* ends with the claim's answer */
+  count (out, "offline_flush_stopped");
+  end_flush (off, f, out);
 }
 
 /* ---------------------------------------------------------------- events */
@@ -880,6 +1198,9 @@ prl_offline_on_store_result (PrlOffline *off, const PrlStoreResult *r, gint64 no
     }
     break;
   }
+  case REQ_WACK:
+    window_on_ack (off, req, r, now_us, out);
+    break;
   case REQ_RELEASE:
     if (r->outcome != PRL_STORE_OK)
       count (out, "offline_store_error");
@@ -897,6 +1218,8 @@ prl_offline_on_timer (PrlOffline *off, guint64 id, gint64 now_us, GPtrArray *out
 {
   g_return_val_if_fail (off != NULL, FALSE);
   Flush *f = g_hash_table_lookup (off->by_token, &id);
+  if (f != NULL && f->win != NULL)
+    return window_on_outcome (off, f, id, NULL, TRUE, now_us, out);
   if (f == NULL || f->is_sip || f->inflight == NULL)
     return FALSE;
   delivered (off, f, now_us, out); /* §6: no error within the bounce window */
@@ -917,6 +1240,8 @@ prl_offline_on_xmpp_error (PrlOffline *off, const PrlXmppMessage *m, gint64 now_
   g_return_val_if_fail (off != NULL && m != NULL, FALSE);
   (void)now_us;
   Flush *f = m->id != NULL ? g_hash_table_lookup (off->by_id, m->id) : NULL;
+  if (f != NULL && f->win != NULL)
+    return window_on_outcome (off, f, 0, m, FALSE, now_us, out);
   if (f == NULL || f->inflight == NULL || !same_bare (m->from, f->inflight->to))
     return FALSE;
   undelivered (off, f, out);
@@ -946,7 +1271,9 @@ prl_offline_on_link_down (PrlOffline *off, GPtrArray *out)
   g_ptr_array_sort (all, compare_owner);
   for (guint i = 0; i < all->len; i++) {
     Flush *f = g_ptr_array_index (all, i);
-    if (f->inflight != NULL)
+    if (f->win != NULL)
+      window_link_down (off, f, out);
+    else if (f->inflight != NULL)
       undelivered (off, f, out);
     else
       f->stop = TRUE;
@@ -970,6 +1297,10 @@ prl_offline_sip_done (PrlOffline *off, guint64 token, gboolean ok, gint64 now_us
 {
   g_return_if_fail (off != NULL && out != NULL);
   Flush *f = g_hash_table_lookup (off->by_token, &token);
+  if (f != NULL && f->win != NULL) {
+    window_on_outcome (off, f, token, NULL, ok, now_us, out);
+    return;
+  }
   if (f == NULL || !f->is_sip || f->inflight == NULL)
     return;
   if (ok)

@@ -49,7 +49,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrlOfflineLru, prl_offline_lru_free)
 typedef enum {
   PRL_OFFLINE_PARK_SIP,      /* a SIP->XMPP MESSAGE: answer its transaction */
   PRL_OFFLINE_PARK_XMPP,     /* an XMPP->SIP stanza that failed: maybe an error stanza */
-  PRL_OFFLINE_PARK_XMPP_NOW, /* an XMPP->SIP stanza for an unregistered user: maybe resume */
+  PRL_OFFLINE_PARK_XMPP_NOW, /* an XMPP->SIP stanza not sent (unregistered / known offline
+                                user): maybe resume */
   PRL_OFFLINE_PARK_CHAT,     /* an MSRP chat message for an offline XMPP user (chat.md §11):
                                 nobody to answer, the outcome is counted */
 } PrlOfflineParkKind;
@@ -81,7 +82,8 @@ typedef struct {
   /* the next value of the core's id counter (ids, timer ids) */
   guint64 (*next_seq) (PrlCore *core);
   /* sends @m (borrowed) to SIP as a flushed message; the core reports its outcome with
-   * prl_offline_sip_done (@token). FALSE if it cannot be sent at all. */
+   * prl_offline_sip_done (@token). FALSE if it cannot be sent at all. With flush_window > 1
+   * it starts at once, beside the other messages of the flush (offline.md §6a). */
   gboolean (*send_sip) (PrlCore *core, const PrlStoredMessage *m, guint64 token, GPtrArray *out);
   /* sends a notice MESSAGE (fire and forget) */
   void (*send_notice) (PrlCore *core, const char *from, const char *to, const char *text,
@@ -105,6 +107,18 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrlOffline, prl_offline_free)
 gboolean prl_offline_can_park (PrlOffline *off);
 /* @owner (an "sip:" key) sent a REGISTER with expires 0 and none since (offline.md §4d). */
 gboolean prl_offline_is_unregistered (PrlOffline *off, const char *owner);
+/* offline.md §4e, known offline: @owner (a "sip:" key) just failed with 404/480/408 and had
+ * its message parked; later messages to it are parked without a try over SIP. FALSE (nothing
+ * remembered) unless @owner is a SIP owner and offline_retry_s > 0. */
+gboolean prl_offline_mark_offline (PrlOffline *off, const char *owner, gint64 now_us);
+/* TRUE if a message to @owner is to be parked without a try over SIP: it is known offline
+ * and was tried less than offline_retry_s ago. When a retry is due this notes @now_us as the
+ * owner's last try and returns FALSE: that message goes over SIP (offline.md §4e). */
+gboolean prl_offline_park_at_once (PrlOffline *off, const char *owner, gint64 now_us);
+/* @owner is in the known-offline table (whether or not a retry is due). */
+gboolean prl_offline_is_known_offline (PrlOffline *off, const char *owner);
+/* Size of the known-offline table (0: no owner-key work needed). */
+guint prl_offline_known_offline (PrlOffline *off);
 /* Emits STORE_PARK for @m (transfer full: id, owner and expiry are filled in here when NULL/0)
  * and remembers @ctx (transfer full) until the result. */
 void prl_offline_park (PrlOffline *off, PrlStoredMessage *m, PrlOfflineParkCtx *ctx, gint64 now_us,
@@ -112,7 +126,8 @@ void prl_offline_park (PrlOffline *off, PrlStoredMessage *m, PrlOfflineParkCtx *
 /* Fills id, owner (from @owner), received_us and expires_us of a message about to be parked. */
 void prl_offline_stamp (PrlOffline *off, PrlStoredMessage *m, const char *owner, gint64 now_us);
 
-/* Online / offline signals (offline.md §5). @force bypasses flush_recheck_s. */
+/* Online / offline signals (offline.md §5). @force bypasses flush_recheck_s. An online
+ * signal also forgets that a SIP owner was known offline (offline.md §4e). */
 void prl_offline_online (PrlOffline *off, const char *owner, gboolean force, gint64 now_us,
                          GPtrArray *out);
 void prl_offline_offline (PrlOffline *off, const char *owner, gboolean unregistered,

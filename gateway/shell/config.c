@@ -102,6 +102,9 @@ static const KeySpec schema[] = {
   { "offline", "lease_ms", T_UINT, "30000", 1000, 3600000, NULL },
   { "offline", "recheck_s", T_UINT, "30", 0, 86400, NULL },
   { "offline", "expire_interval_s", T_UINT, "60", 1, 86400, NULL },
+  { "offline", "offline_retry_s", T_UINT, "60", 0, 86400, NULL },
+  { "offline", "flush_window", T_UINT, "1", 1, 1024, NULL },
+  { "offline", "flush_window_xmpp", T_UINT, "16", 1, 1024, NULL },
   /* [chat]: chat sessions over MSRP (mapping-docs/chat.md) */
   { "chat", "enabled", T_BOOL, "false", 0, 0, NULL },
   { "chat", "msrp_bind", T_STRING, "127.0.0.1", 0, 0, NULL },
@@ -515,6 +518,9 @@ load_offline (Loader *l, PrlConfig *c)
   k->flush_lease_ms = get_uint (l, "offline", "lease_ms");
   k->flush_recheck_s = get_uint (l, "offline", "recheck_s");
   k->expire_interval_s = get_uint (l, "offline", "expire_interval_s");
+  k->offline_retry_s = get_uint (l, "offline", "offline_retry_s");
+  k->flush_window = get_uint (l, "offline", "flush_window");
+  k->flush_window_xmpp = get_uint (l, "offline", "flush_window_xmpp");
   char *notice = get_string (l, "offline", "stored_notice");
   g_free (k->stored_notice);
   k->stored_notice = notice && notice[0] != '\0' ? notice : NULL;

@@ -803,6 +803,9 @@ prl_daemon_reload (PrlDaemon *self, PrlDaemonReload *out, GError **error)
   core.flush_lease_ms = run->flush_lease_ms;
   core.flush_recheck_s = run->flush_recheck_s;
   core.expire_interval_s = run->expire_interval_s;
+  core.offline_retry_s = run->offline_retry_s;
+  core.flush_window = run->flush_window;
+  core.flush_window_xmpp = run->flush_window_xmpp;
   core.reg_event = run->reg_event; /* [sip] reg_event: restart only */
   fresh->core = self->config->core;
   self->config->core = core;

@@ -464,6 +464,7 @@ quota_bytes = 1048576
 expire_interval_s = {expire_interval_s}
 lease_ms = {lease_ms}
 stored_notice = {stored_notice}
+{offline_extra}
 
 [admin]
 socket = {admin_socket}
@@ -762,7 +763,7 @@ class Stack:
                       offline_store="none", redis_port=getattr(self, "redis_port", None) or 6379,
                       instance="it-%d" % os.getpid(), expiry_s=604800, quota_count=1000,
                       expire_interval_s=60, lease_ms=30000, stored_notice="", bounce_window_ms=200,
-                      reg_event="true", chat_extra="")
+                      reg_event="true", chat_extra="", offline_extra="")
         values.update(over)
         path = os.path.join(self.dir, "parley-%s.conf" % (_name or mode))
         with open(path, "w") as f:
