@@ -79,17 +79,6 @@ prl_chat_i_recent_add (PrlChat *self, const char *id, guint64 chat_id, PrlStored
   }
 }
 
-static gboolean
-is_offline_condition (const char *condition)
-{
-  static const char *const offline[] = { "recipient-unavailable", "service-unavailable",
-                                         "remote-server-timeout", "remote-server-not-found" };
-  for (gsize i = 0; i < G_N_ELEMENTS (offline); i++)
-    if (g_strcmp0 (condition, offline[i]) == 0)
-      return TRUE;
-  return FALSE;
-}
-
 gboolean
 prl_chat_on_xmpp_error (PrlChat *self, const PrlXmppMessage *m, gint64 now_us, GPtrArray *out)
 {
@@ -100,7 +89,7 @@ prl_chat_on_xmpp_error (PrlChat *self, const PrlXmppMessage *m, gint64 now_us, G
     return FALSE;
   g_queue_remove (&self->recent_order, r);
   g_hash_table_steal (self->recent, m->id);
-  if (is_offline_condition (m->error_condition) && self->host.can_park (self->core)) {
+  if (prl_offline_condition_is_offline (m->error_condition) && self->host.can_park (self->core)) {
     self->host.park (self->core, g_steal_pointer (&r->park), now_us, out);
     Chat *c = g_hash_table_lookup (self->by_id, &r->chat_id);
     if (c != NULL)

@@ -635,18 +635,6 @@ contact_from_detail (const char *detail)
 }
 
 /* §7: an error stanza for a message we relayed. */
-/* offline.md §4b: the bounces that mean "not there now" rather than "never". */
-static gboolean
-condition_is_offline (const char *condition)
-{
-  static const char *const offline[] = { "recipient-unavailable", "service-unavailable",
-                                         "remote-server-timeout", "remote-server-not-found" };
-  for (gsize i = 0; i < G_N_ELEMENTS (offline); i++)
-    if (g_strcmp0 (condition, offline[i]) == 0)
-      return TRUE;
-  return FALSE;
-}
-
 static void
 on_xmpp_error (PrlCore *self, const PrlXmppMessage *m, gint64 now_us, GPtrArray *out)
 {
@@ -671,7 +659,7 @@ on_xmpp_error (PrlCore *self, const PrlXmppMessage *m, gint64 now_us, GPtrArray 
   g_autofree char *contact = NULL;
   if (status >= 300 && status < 400)
     contact = contact_from_detail (m->error_detail);
-  if (p->is_parkable && condition_is_offline (condition)
+  if (p->is_parkable && prl_offline_condition_is_offline (condition)
       && prl_offline_can_park (self->offline)) { /* offline.md §4b */
     const PrlXmppMessage relayed = { .from = p->from_jid,
                                      .to = p->to_jid,
@@ -1207,8 +1195,11 @@ stored_from_out (const OutMsg *msg, const char *owner)
   s->from = g_strdup (msg->tmpl->from);
   s->kind = g_strdup ("page");
   s->content_type = g_strdup (PRL_MESSAGE_MAP_CONTENT_TYPE);
-  s->body = g_strndup (msg->body, msg->len);
-  s->body_len = msg->len;
+  /* a CPIM wrap (receipts.md §4) is parked as the text it wraps, as in park_failed */
+  const char *text = msg->plain != NULL ? msg->plain : msg->body;
+  gsize len = msg->plain != NULL ? strlen (msg->plain) : msg->len;
+  s->body = g_strndup (text, len);
+  s->body_len = len;
   s->lang = g_strdup (msg->tmpl->content_language);
   s->subject = g_strdup (msg->tmpl->subject);
   s->thread = g_strdup (msg->thread);

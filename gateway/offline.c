@@ -126,6 +126,17 @@ prl_offline_format_stamp (gint64 us)
                           c.day, c.hour, c.min, c.sec, c.msec);
 }
 
+gboolean
+prl_offline_condition_is_offline (const char *condition)
+{
+  static const char *const offline[] = { "recipient-unavailable", "service-unavailable",
+                                         "remote-server-timeout", "remote-server-not-found" };
+  for (gsize i = 0; i < G_N_ELEMENTS (offline); i++)
+    if (g_strcmp0 (condition, offline[i]) == 0)
+      return TRUE;
+  return FALSE;
+}
+
 char *
 prl_offline_format_http_date (gint64 us)
 {

@@ -26,6 +26,9 @@ char *prl_offline_owner_xmpp (const char *jid);
 char *prl_offline_owner_sip (const char *uri);
 /* XEP-0082 UTC stamp with milliseconds, "2025-03-01T09:15:00.000Z". (transfer full) */
 char *prl_offline_format_stamp (gint64 us);
+/* offline.md §4b: an XMPP error condition that means "not there now" rather than "never"
+ * (recipient-unavailable, service-unavailable, remote-server-timeout, -not-found). */
+gboolean prl_offline_condition_is_offline (const char *condition);
 /* RFC 1123 date for a SIP Date header, "Sun, 06 Nov 1994 08:49:37 GMT". (transfer full) */
 char *prl_offline_format_http_date (gint64 us);
 

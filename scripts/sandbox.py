@@ -31,8 +31,10 @@ def start(st):
     st.start_xmpp(users=("juliet", "romeo"))
     st.parley_port = port_or_free(5070)
     st.start_kamailio(fr_timer_ms=30000, port=port_or_free(5060))
+    st.msrp_port = port_or_free(2855)
     st.start_parleyd("direct", offline_store="redis", redis_port=st.redis_port,
-                     stored_notice="Stored for later delivery: the recipient is offline.")
+                     stored_notice="Stored for later delivery: the recipient is offline.",
+                     chat_extra="[chat]\nenabled = true\nmsrp_port = %d\n" % st.msrp_port)
 
 
 def parleyctl(st):
@@ -57,6 +59,8 @@ def banner(st):
    XMPP users are reached as  sip:juliet@{xd}  and  sip:romeo@{xd}
 
  parleyd          SIP 127.0.0.1:{pp}, XMPP component {sd} on port {cp}
+                  MSRP 127.0.0.1:{mp}: a type='chat' stanza opens a chat session (INVITE with
+                  an MSRP offer); a phone without MSRP answers 415/488 and gets MESSAGEs
  Redis            127.0.0.1:{rp} (AOF on): messages for offline users are parked there and
                   delivered when they come back (a REGISTER, or the XMPP user's next message)
 
@@ -64,6 +68,7 @@ def banner(st):
    {ctl} --socket {adm} status
    {ctl} --socket {adm} stats
    {ctl} --socket {adm} queue list
+   {ctl} --socket {adm} sessions list
    {ctl} --socket {adm} log level parley-sip debug
    {ctl} --socket {adm} config reload
    {ctl} --socket {adm} metrics
@@ -72,7 +77,7 @@ def banner(st):
  Ctrl-C stops everything.
 ==============================================================================
 """.format(dir=st.dir, c2s=st.c2s_port, xd=H.XMPP_DOMAIN, sd=H.SIP_DOMAIN, pj=pw("juliet"),
-           pr=pw("romeo"), kam=st.kam_port, pp=st.parley_port, cp=st.component_port,
+           pr=pw("romeo"), kam=st.kam_port, pp=st.parley_port, cp=st.component_port, mp=st.msrp_port,
            rp=st.redis_port, adm=st.admin_socket, ctl=parleyctl(st)), flush=True)
 
 
@@ -123,8 +128,37 @@ def demo(st):
             print("%-7s -> %-7s %s %s (SIP %s)" % (frm, to, "ok  " if ok else "LOST", shown,
                                                   final.status if final else "none"), flush=True)
             c.check(ok, "%s -> %s arrived intact" % (frm, to))
+    chat_demo(st, juliet)
     print("--- end ---\n", flush=True)
     return not c.failed
+
+
+def chat_demo(st, juliet):
+    """A chat session: juliet's type='chat' stanza makes parleyd INVITE carol, whose phone
+    (the test suite's own SIP+MSRP peer) speaks MSRP; carol answers in the session."""
+    c = st.checks
+    import msrp_peer  # noqa: E402 (tests/integration is on sys.path)
+    carol = msrp_peer.SipMsrpPeer("carol", domain=H.SIP_DOMAIN, proxy=("127.0.0.1", st.kam_port))
+    try:
+        c.check(carol.register() == 200, "carol registered")
+        text = "Carol, a chat over MSRP ☕"
+        juliet.send(to="carol@%s" % H.SIP_DOMAIN, type="chat", body=text)
+        sess = carol.wait_session(10)
+        m = sess.wait_message(lambda m: text in m.text, 10) if sess else None
+        print("%-7s -> %-7s %s %s (MSRP session)" % ("juliet", "carol", "ok  " if m else "LOST",
+                                                     text), flush=True)
+        c.check(m is not None, "juliet -> carol over MSRP")
+        reply = "Juliet, here is carol's MSRP reply ✔"
+        if sess is not None:
+            sess.send_text(reply)
+        got = juliet.wait_message(lambda m: m["body"] == reply, 10)
+        print("%-7s -> %-7s %s %s (MSRP session)" % ("carol", "juliet", "ok  " if got else "LOST",
+                                                     reply), flush=True)
+        c.check(got is not None, "carol -> juliet over MSRP")
+        if sess is not None:
+            sess.bye()
+    finally:
+        carol.close()
 
 
 def main():

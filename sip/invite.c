@@ -49,6 +49,7 @@ struct _PrlSipInvites {
   GHashTable *sessions; /* guint64* id -> Session* (owned) */
   GQueue failures;      /* LocalFailure* */
   guint failure_idle;
+  GHashTable *phrases;  /* reason phrases handed to nua_respond (it keeps the pointer) */
 };
 
 static void
@@ -81,6 +82,7 @@ prl_sip_invites_new (PrlSipAgent *agent, nua_t *nua, PrlSipAgentStats *stats,
   inv->sessions
       = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, (GDestroyNotify)session_free);
   g_queue_init (&inv->failures);
+  inv->phrases = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   return inv;
 }
 
@@ -92,6 +94,7 @@ prl_sip_invites_free (PrlSipInvites *inv)
   g_clear_handle_id (&inv->failure_idle, g_source_remove);
   g_queue_clear_full (&inv->failures, (GDestroyNotify)local_failure_free);
   g_hash_table_unref (inv->sessions);
+  g_hash_table_unref (inv->phrases);
   g_free (inv->tcp_contact);
   g_free (inv);
 }
@@ -168,6 +171,26 @@ fail_later (PrlSipInvites *inv, guint status, const char *reason)
   return f->id;
 }
 
+/* nua_respond() sends later and does not copy the reason phrase: it must outlive the call.
+ * Phrases are kept once each (a handful of distinct ones in practice); past MAX_PHRASES the
+ * standard phrase of the status is used. */
+#define MAX_PHRASES 256
+static const char *
+intern_phrase (PrlSipInvites *inv, guint status, const char *reason)
+{
+  g_autofree char *clean = prl_sip_codec_reason (status, reason);
+  char *kept = g_hash_table_lookup (inv->phrases, clean);
+  if (kept != NULL)
+    return kept;
+  if (g_hash_table_size (inv->phrases) >= MAX_PHRASES) {
+    const char *std = sip_status_phrase ((int)status);
+    return std != NULL ? std : "Failed";
+  }
+  kept = g_steal_pointer (&clean);
+  g_hash_table_add (inv->phrases, kept);
+  return kept;
+}
+
 /* ---------------------------------------------------------------- public calls */
 
 guint64
@@ -212,7 +235,7 @@ prl_sip_agent_answer (PrlSipAgent *agent, guint64 session, guint status, const c
     return;
   }
   s->answered = TRUE;
-  g_autofree char *phrase = prl_sip_codec_reason (status, reason);
+  const char *phrase = intern_phrase (inv, status, reason);
   if (status >= 200 && status < 300 && sdp != NULL) {
     /* An automatic Contact lacks ;transport=tcp for a TCP INVITE (LIBRARIES.md §2). */
     const char *contact = s->tcp ? inv->tcp_contact : NULL;
@@ -252,7 +275,12 @@ on_incoming (PrlSipInvites *inv, nua_handle_t *nh, const sip_t *sip)
   g_autoptr (GError) error = NULL;
   g_autoptr (PrlSipMessage) m = prl_sip_codec_read (sip, &error);
   if (m == NULL || inv->cb.on_invite == NULL) {
-    nua_respond (nh, 400, m == NULL ? error->message : "Not accepting sessions", TAG_END ());
+    if (m == NULL)
+      g_debug ("INVITE refused: %s", error->message);
+    nua_respond (nh, m == NULL ? 400 : 480,
+                 intern_phrase (inv, m == NULL ? 400 : 480,
+                                m == NULL ? error->message : "Not accepting sessions"),
+                 TAG_END ());
     nua_handle_destroy (nh);
     return;
   }
