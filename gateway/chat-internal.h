@@ -12,6 +12,8 @@ G_BEGIN_DECLS
 #define MAX_FALLBACKS 10000      /* pairs remembered as "no MSRP" */
 #define MAX_RECENT 4096          /* delivered stanzas that a bounce may still name (§11) */
 #define RECENT_US (30 * US)      /* ... for this long */
+#define MAX_ACKED 4096           /* SENDs answered 200 kept for a late failure REPORT (§7) */
+#define ACKED_US (30 * US)       /* ... for this long */
 #define PUSH_LINGER_US (2 * US)  /* a push session with nothing to send closes after this (§12) */
 #define PUSH_PREFIX "\001push\n" /* push chats' keys: no JID pair looks like it */
 #define US 1000000
@@ -69,6 +71,8 @@ typedef struct {
   PrlXmppMessage *orig; /* the stanza, for page-mode fallback and the receipt (NULL: push) */
   gint64 received_us;
   guint64 push_token; /* push (§12): the flush token to report to offline.c */
+  guint64 token;      /* the CHAT_SEND's token */
+  gint64 acked_us;    /* its 200 came then (0: not yet); kept a while for a failure REPORT */
 } Sent;
 
 /* A receipt we wait for: XMPP <request/> -> our SEND (by token), or MSRP Success-Report ->
@@ -93,6 +97,7 @@ struct _PrlChat {
   GQueue receipt_order;    /* Receipt keys (borrowed), oldest first */
   PrlOfflineLru *fallback; /* pair key -> until_us */
   GHashTable *recent;      /* xmpp id -> Recent* (owned) */
+  GQueue acked;            /* Sent* (in sent) answered 200, oldest first (§7) */
   GQueue recent_order;     /* Recent* (borrowed), oldest first */
 };
 

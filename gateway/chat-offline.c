@@ -155,9 +155,8 @@ prl_chat_i_send_push (PrlChat *self, Chat *c, Pushed *p, gint64 now_us, GPtrArra
   Sent *sent = g_new0 (Sent, 1);
   sent->chat_id = c->id;
   sent->push_token = p->token;
-  guint64 *k = g_new (guint64, 1);
-  *k = a->chat.token;
-  g_hash_table_insert (self->sent, k, sent);
+  sent->token = a->chat.token;
+  g_hash_table_insert (self->sent, &sent->token, sent);
   c->inflight++;
   c->last_us = now_us;
   prl_chat_i_count (out, "chat_push_messages");

@@ -43,6 +43,15 @@ sent_free (Sent *s)
   g_free (s);
 }
 
+/* Forgets @s, a Sent in self->sent (and in self->acked once answered 200). */
+static void
+sent_drop (PrlChat *self, Sent *s)
+{
+  if (s->acked_us != 0)
+    g_queue_remove (&self->acked, s);
+  g_hash_table_remove (self->sent, &s->token); /* frees s */
+}
+
 static void
 receipt_free (Receipt *r)
 {
@@ -63,8 +72,7 @@ prl_chat_new (const PrlCoreConfig *config, const PrlChatHost *host, gpointer cor
   self->core = core;
   self->by_key = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)chat_free);
   self->by_id = g_hash_table_new (g_int64_hash, g_int64_equal);
-  self->sent
-      = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, (GDestroyNotify)sent_free);
+  self->sent = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, (GDestroyNotify)sent_free);
   self->receipts
       = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)receipt_free);
   g_queue_init (&self->receipt_order);
@@ -72,6 +80,7 @@ prl_chat_new (const PrlCoreConfig *config, const PrlChatHost *host, gpointer cor
   self->recent = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                         (GDestroyNotify)prl_chat_i_recent_free);
   g_queue_init (&self->recent_order);
+  g_queue_init (&self->acked);
   return self;
 }
 
@@ -82,6 +91,7 @@ prl_chat_free (PrlChat *self)
     return;
   g_hash_table_unref (self->by_id);
   g_hash_table_unref (self->by_key);
+  g_queue_clear (&self->acked); /* the Sents are freed with self->sent */
   g_hash_table_unref (self->sent);
   g_queue_clear (&self->receipt_order);
   g_hash_table_unref (self->receipts);
@@ -256,9 +266,8 @@ send_text (PrlChat *self, Chat *c, const PrlXmppMessage *m, gint64 received_us, 
   s->chat_id = c->id;
   s->orig = prl_xmpp_message_dup (m);
   s->received_us = received_us;
-  guint64 *k = g_new (guint64, 1);
-  *k = token;
-  g_hash_table_insert (self->sent, k, s);
+  s->token = token;
+  g_hash_table_insert (self->sent, &s->token, s);
   prl_chat_i_count (out, "chat_out_messages");
 }
 
@@ -573,7 +582,19 @@ on_failed (PrlChat *self, Chat *c, const PrlChatEvent *e, gint64 now_us, GPtrArr
 static void
 on_sent (PrlChat *self, const PrlChatEvent *e, gint64 now_us, GPtrArray *out)
 {
+  if (e->report && e->status >= 300) { /* §7: a failure REPORT, possibly after the 200 */
+    Sent *s = g_hash_table_lookup (self->sent, &e->token);
+    if (s == NULL || s->orig == NULL)
+      return;
+    prl_chat_i_count (out, "chat_out_failed_report");
+    self->host.page (self->core, s->orig, s->received_us, out);
+    sent_drop (self, s);
+    return;
+  }
   if (e->report) { /* §8: a success REPORT for a message whose sender asked for a receipt */
+    Sent *s = g_hash_table_lookup (self->sent, &e->token);
+    if (s != NULL && s->acked_us != 0)
+      sent_drop (self, s); /* delivered end to end */
     g_autofree char *rkey = g_strdup_printf ("t%" G_GUINT64_FORMAT, e->token);
     Receipt *r = receipt_take (self, rkey);
     if (r == NULL)
@@ -591,11 +612,10 @@ on_sent (PrlChat *self, const PrlChatEvent *e, gint64 now_us, GPtrArray *out)
     receipt_free (r);
     return;
   }
-  Sent *s = NULL;
-  guint64 *k = NULL;
-  if (!g_hash_table_steal_extended (self->sent, &e->token, (gpointer *)&k, (gpointer *)&s))
+  Sent *s = g_hash_table_lookup (self->sent, &e->token);
+  if (s == NULL || s->acked_us != 0)
     return; /* isComposing, or already settled */
-  g_free (k);
+  g_hash_table_steal (self->sent, &e->token);
   Chat *c = g_hash_table_lookup (self->by_id, &s->chat_id);
   if (s->orig == NULL) { /* §12: a pushed parked message; offline.c acks or stops its flush */
     if (c != NULL && c->inflight > 0)
@@ -617,6 +637,13 @@ on_sent (PrlChat *self, const PrlChatEvent *e, gint64 now_us, GPtrArray *out)
       r->gw_jid = g_strdup (s->orig->to);
       receipt_add (self, r);
     }
+    /* §7: a 200 is hop by hop (a relay answers it itself); a failure REPORT may follow */
+    s->acked_us = now_us;
+    g_hash_table_insert (self->sent, &s->token, s);
+    g_queue_push_tail (&self->acked, s);
+    while (self->acked.length > MAX_ACKED)
+      sent_drop (self, g_queue_peek_head (&self->acked));
+    return;
   } else { /* §7: a refused or lost SEND goes again in page mode - never dropped */
     prl_chat_i_count (out, "chat_out_send_failed");
     self->host.page (self->core, s->orig, s->received_us, out);
@@ -714,7 +741,12 @@ prl_chat_on_link_down (PrlChat *self, gint64 now_us, GPtrArray *out)
 void
 prl_chat_on_tick (PrlChat *self, gint64 now_us, GPtrArray *out)
 {
-  if (self == NULL || (g_hash_table_size (self->by_key) == 0 && self->recent_order.length == 0))
+  if (self == NULL)
+    return;
+  Sent *done; /* §7: SENDs answered 200 long enough ago for no failure REPORT to come */
+  while ((done = g_queue_peek_head (&self->acked)) != NULL && now_us - done->acked_us > ACKED_US)
+    sent_drop (self, done);
+  if (g_hash_table_size (self->by_key) == 0 && self->recent_order.length == 0)
     return;
   const PrlCoreConfig *cfg = self->config;
   gint64 idle = (gint64)cfg->chat_idle_timeout_s * US;
