@@ -3,8 +3,8 @@
 
 Started by bench/run (which installs, builds and then runs this). See bench/README.md.
 Options: --quick (1 repetition, fewer steps, N=2000 offline), --reps N, --out FILE.json,
---parleyd PATH, --only SCENARIO[,SCENARIO] (ceil, s2x, x2s, offline, ceiling, rss),
---rss-n N, --rss-rate R.
+--parleyd PATH, --only SCENARIO[,SCENARIO] (ceil, s2x, x2s, offline, ceiling, rss, msrp),
+--rss-n N, --rss-rate R, --msrp-procs N, --msrp-send-n N.
 """
 import argparse
 import datetime
@@ -23,11 +23,14 @@ from benchlib import log, SIP_DOMAIN, XMPP_DOMAIN, KX_COMPONENT  # noqa: E402
 USERS = ["u%d" % i for i in range(50)]       # XMPP -> SIP destinations (one sipp UAS)
 LAT_USERS = ["v%d" % i for i in range(50)]   # the same, at the UAS that logs latency
 CEIL_DESTS = 200                             # ceiling XMPP -> SIP: u0..u199 (no proxy, any name)
-SCENARIOS = ("ceil", "s2x", "x2s", "offline", "ceiling", "rss")
+SCENARIOS = ("ceil", "s2x", "x2s", "offline", "ceiling", "rss", "msrp")
 DRAIN_S = 2.0                                # a step passes if all arrived this soon after its end
 SETTLE_MAX_S = 10.0                          # then wait at most this long for stragglers
 FLUSH_STALL_S = 15.0                         # offline flush: give up after this long without progress
 FLUSH_CAP_S = 60.0                           # ... or after this long in all
+MSRP_PEERS = 100                             # msrp: SIP users (msrp_peer), over the driver processes
+MSRP_SEND_THREADS = 4                        # msrp: SEND threads per driver process
+MSRP_TARGET_KIB = 8.0                        # msrp: RSS per idle session beyond the baseline, target
 
 
 class Bench:
@@ -525,6 +528,191 @@ class Bench:
                                  at_n and at_n["delivered"], ratio, rss_idle))
         return res
 
+    # ------------------------------------------------------------------ MSRP chat sessions
+    def run_msrp(self):
+        """Parley only (the reference gateway has no MSRP). parleyd is restarted with [chat]
+        enabled (same SIP port and component; idle_timeout_s = 86400 so nothing closes during
+        the run; max_sessions twice the largest count). SIP users of bench/msrp_driver.py
+        (several processes: one Python process is one core at most), registered at the
+        SIP-domain Kamailio, INVITE XMPP users x<j>@xmpp.test through it (the users need not
+        exist: accepting a session sends nothing to XMPP). 1) set-up rate: sessions bound per
+        second; 2) RSS per idle session at each count; 3) SENDs over one session per SIP user
+        to the raw receiver (juliet), as fast as the driver goes, zero loss required."""
+        st, a = self.st, self.a
+        counts = [1000] if self.quick else [1000, 10000]
+        send_n = a.msrp_send_n or (5000 if self.quick else 20000)
+        nproc = max(1, a.msrp_procs)
+        res = dict(scenario="msrp", system="parley", rep=1, counts=counts, peers=MSRP_PEERS,
+                   driver_procs=nproc, invite_threads=a.msrp_threads,
+                   send_threads=MSRP_SEND_THREADS, target_kib=MSRP_TARGET_KIB, setup=[], rss=[])
+        st.parley.stop()
+        msrp_port = B.free_port()
+        extra = ("\n[chat]\nenabled = true\nmsrp_port = %d\nidle_timeout_s = 86400\n"
+                 "max_sessions = %d\n" % (msrp_port, 2 * counts[-1] + 2 * MSRP_PEERS))
+        st.parley, st.parley_conf = st._parleyd(
+            a.parleyd, "parleyd-msrp", "parley-msrp.conf", st.component_port, st.parley_port,
+            st.kam_port, st.admin_socket, extra=extra)
+        pid = st.parley.pid
+        log("parleyd restarted with [chat] enabled (MSRP port %d), pid %d" % (msrp_port, pid))
+        drivers = []
+        m_gw = B.Meter([pid]).__enter__()
+        try:
+            drivers = [B.MsrpDriver(st, "d%d" % k, st.kam_port) for k in range(nproc)]
+            # verify: one session to the receiver, one message, BYE
+            self.rx.reset()
+            drivers[0].cmd("verify", user="mverify", target=B.RECEIVER, first=0)
+            v = drivers[0].wait("verified", 40)
+            got = self._wait_rx(1, 5.0)
+            res["verify"] = dict(v or {}, delivered=got)
+            log("verify msrp: %s, delivered %d/1" % (v, got))
+            if not (v and v.get("bound") and got == 1):
+                res["error"] = "one MSRP session did not carry one message: %s" % v
+                log("msrp: NOT measured: " + res["error"])
+                return res
+            users = ["m%d" % i for i in range(MSRP_PEERS)]
+            for k, d in enumerate(drivers):
+                d.cmd("peers", users=users[k::nproc])
+            for d in drivers:
+                ev = d.wait("peers", 120)
+                if not ev or ev["failed"]:
+                    raise RuntimeError("msrp driver %s: REGISTER failed: %s" % (d.name, ev))
+            time.sleep(2.0)
+            res["rss_0_kib"] = rss0 = B.rss_kib(pid)
+            log("msrp: %d SIP users registered (%d driver processes); parleyd VmRSS %d KiB, "
+                "no session" % (MSRP_PEERS, nproc, rss0))
+            done = 0
+            for n in counts:
+                targets = ["x%d" % j for j in range(done // MSRP_PEERS, n // MSRP_PEERS)]
+                stage = self._msrp_invite(drivers, targets)
+                stage["total"] = n
+                res["setup"].append(stage)
+                time.sleep(5.0)      # past udp_retention_ms: sofia's retained transactions gone
+                rss = B.rss_kib(pid)
+                cnt = st.parley_counters()
+                per = round((rss - rss0) / n, 2)
+                prev = res["rss"][-1] if res["rss"] else None
+                res["rss"].append(dict(n=n, rss_kib=rss, per_session_kib=per,
+                                       marginal_kib=(round((rss - prev["rss_kib"])
+                                                           / (n - prev["n"]), 2)
+                                                     if prev else per),
+                                       bound=sum(s["bound"] for s in res["setup"]),
+                                       chat_in_sessions=cnt.get("chat_in_sessions"),
+                                       chat_in_rejected=cnt.get("chat_in_rejected")))
+                log("msrp: %d sessions: %s/s set up (%d bound of %d in %.2f s, failed %s); "
+                    "VmRSS %d KiB, %.2f KiB per idle session beyond the baseline"
+                    % (n, stage["rate"], stage["bound"], stage["tried"], stage["bound_s"],
+                       stage["failed"] or "none", rss, per))
+                done = n
+            # SENDs: one more session per SIP user, to the receiver; then N messages
+            send = self._msrp_invite(drivers, [B.RECEIVER])
+            res["send_sessions"] = send
+            self.rx.reset()
+            base = 1
+            host0 = B.host_cpu()
+            with B.Meter([pid], reset_hwm=False) as m_p, \
+                    B.Meter([d.pid for d in drivers], reset_hwm=False) as m_d, \
+                    B.Meter([st.xmpp.pid, self.rx.pid], reset_hwm=False) as m_x:
+                t0 = time.monotonic()
+                for k, d in enumerate(drivers):
+                    share = send_n // nproc + (1 if k < send_n % nproc else 0)
+                    d.cmd("send", target=B.RECEIVER, count=share, first=base,
+                          threads=MSRP_SEND_THREADS, prefix="M")
+                    base += share
+                got, t_got = 0, t0
+                deadline = time.monotonic() + 120
+                last_move = time.monotonic()
+                while time.monotonic() < deadline:
+                    n_now = self.rx.stats()["unique"]
+                    now = time.monotonic()
+                    if n_now != got:
+                        got, t_got, last_move = n_now, now, now
+                    if got >= send_n or now - last_move > 10:
+                        break
+                    time.sleep(0.02)
+                sent = [d.wait("sent", 120) for d in drivers]
+            rxs = self.rx.stats()
+            t_all = t_got - t0
+            sends = dict(n=send_n, delivered=got, lost=send_n - got, xmpp_errors=rxs["errors"],
+                         wall_s=round(t_all, 3),
+                         rate=round(got / t_all, 1) if t_all > 0 else None,
+                         drivers=sent,
+                         msrp_ok=sum(x["ok"] for x in sent if x),
+                         msrp_other=sum(x["other"] for x in sent if x),
+                         msrp_missing=sum(x["missing"] for x in sent if x),
+                         driver_send_s=max((x["t_sent"] for x in sent if x), default=None),
+                         latency_under_load_ms=rxs["lat_ms"],
+                         parleyd_cpu_s=round(m_p.cpu, 3), driver_cpu_s=round(m_d.cpu, 3),
+                         xmpp_side_cpu_s=round(m_x.cpu, 3),
+                         xmpp_side_busy=round(m_x.cpu / max(1e-9, m_x.wall), 3),
+                         host_busy=B.host_busy(host0),
+                         cpu_us_per_msg=round(m_p.cpu / max(1, got) * 1e6, 2),
+                         driver_us_per_msg=round(m_d.cpu / max(1, got) * 1e6, 2),
+                         driver_busy=round(m_d.cpu / max(1e-9, m_d.wall * nproc), 3))
+            sends["driver_max_rate"] = (round(nproc * 1e6 / sends["driver_us_per_msg"])
+                                        if sends["driver_us_per_msg"] else None)
+            sends["pass"] = (got == send_n and not rxs["errors"]
+                             and sends["msrp_ok"] == send_n)
+            res["send"] = sends
+            log("msrp SEND: %d/%d delivered in %.2f s = %s msg/s, MSRP 200 %d, other %d, "
+                "missing %d; parleyd %.1f us/msg, driver %.1f us/msg (busy %.0f%% of %d cores)"
+                % (got, send_n, t_all, sends["rate"], sends["msrp_ok"], sends["msrp_other"],
+                   sends["msrp_missing"], sends["cpu_us_per_msg"], sends["driver_us_per_msg"],
+                   100 * sends["driver_busy"], nproc))
+        finally:
+            for d in drivers:
+                try:
+                    d.stop()
+                except Exception as e:
+                    log("msrp driver stop: %s" % e)
+            m_gw.__exit__(None, None, None)
+            res["gateway"] = gw_figures(m_gw, "parley")
+        last = res["rss"][-1] if res["rss"] else None
+        res["verdict"] = (None if not last else
+                          ("met" if last["per_session_kib"] < MSRP_TARGET_KIB else "NOT met"))
+        return res
+
+    def _msrp_invite(self, drivers, targets):
+        """Every driver's SIP users INVITE every target; returns the stage's figures."""
+        st = self.st
+        roots = dict(parleyd=[st.parley.pid], kamailio=[st.kam.pid],
+                     driver=[d.pid for d in drivers])
+        meters = {k: B.Meter(v, reset_hwm=False).__enter__() for k, v in roots.items()}
+        host0 = B.host_cpu()
+        t0 = time.monotonic()
+        for d in drivers:
+            d.cmd("invite", targets=targets, threads=self.a.msrp_threads, timeout=15.0)
+        evs = [d.wait("invited", 900) for d in drivers]
+        wall = time.monotonic() - t0
+        for m in meters.values():
+            m.__exit__(None, None, None)
+        if any(e is None for e in evs):
+            raise RuntimeError("msrp driver did not finish its INVITEs: %s" % evs)
+        bound = sum(e["bound"] for e in evs)
+        failed = {}
+        for e in evs:
+            for k, v in e["failed"].items():
+                failed[k] = failed.get(k, 0) + v
+        # the rate runs until the last successful session was bound: an INVITE that fails by
+        # timing out (15 s) would otherwise make one thread's stall the figure; failures are
+        # reported beside it (and fail nothing else)
+        t_ok = max([e["t_bound"] for e in evs if e["t_bound"]] or [0])
+        out = dict(targets=len(targets), tried=sum(e["tried"] for e in evs),
+                   established=sum(e["established"] for e in evs), bound=bound, failed=failed,
+                   failed_examples=sum((e.get("failed_examples", []) for e in evs), []),
+                   wall_s=round(wall, 3), bound_s=round(t_ok, 3),
+                   rate=round(bound / t_ok, 1) if t_ok > 0 else None, drivers=evs)
+        for k, m in meters.items():
+            out["%s_cpu_s" % k] = round(m.cpu, 3)
+            out["%s_us_per_session" % k] = round(m.cpu / max(1, bound) * 1e6, 1)
+        nproc = len(drivers)
+        out["driver_busy"] = round(meters["driver"].cpu / max(1e-9, wall * nproc), 3)
+        out["driver_max_rate"] = (round(nproc * 1e6 / out["driver_us_per_session"])
+                                  if out["driver_us_per_session"] else None)
+        out["machine_busy"] = round(sum(m.cpu for m in meters.values())
+                                    / max(1e-9, wall * (os.cpu_count() or 1)), 3)
+        out["host_busy"] = B.host_busy(host0)     # every process on the machine
+        return out
+
     # ------------------------------------------------------------------ tool ceilings
     def ceilings(self):
         st = self.st
@@ -603,6 +791,9 @@ class Bench:
             if "rss" in only:
                 log("== RSS growth, %d messages" % self.a.rss_n)
                 self.results["runs"].append(self.run_rss())
+            if "msrp" in only:      # last: it replaces parleyd by one with [chat] enabled
+                log("== MSRP chat sessions (Parley only)")
+                self.results["runs"].append(self.run_msrp())
             self.results["meta"]["parleyd_alive_at_end"] = self.st.parley_alive()
             self.results["meta"]["kx_alive_at_end"] = self.st.kx.poll() is None
         finally:
@@ -675,6 +866,21 @@ def summarise(results):
             add("rss_first_mb", sysn, (r["rss_at_first"] or {}).get("rss_mb"))
             add("rss_n_mb", sysn, (r["rss_at_n"] or {}).get("rss_mb"))
             add("rss_ratio", sysn, r["ratio"])
+        if r["scenario"] == "msrp" and not r.get("error"):
+            if r.get("setup"):
+                st = r["setup"][-1]
+                add("msrp_setup_rate", sysn, st["rate"])
+                add("msrp_setup_cpu_us", sysn, st["parleyd_us_per_session"])
+                add("msrp_setup_drv_max", sysn, st["driver_max_rate"])
+                add("msrp_setup_drv_busy", sysn, st["driver_busy"])
+            for x in r.get("rss", []):
+                add("msrp_rss_kib_%d" % x["n"], sysn, x["per_session_kib"])
+            if r.get("send"):
+                add("msrp_send_rate", sysn, r["send"]["rate"])
+                add("msrp_send_lost", sysn, r["send"]["lost"])
+                add("msrp_send_cpu_us", sysn, r["send"]["cpu_us_per_msg"])
+                add("msrp_send_drv_max", sysn, r["send"]["driver_max_rate"])
+                add("msrp_send_drv_busy", sysn, r["send"]["driver_busy"])
         if r["scenario"] == "s2x":
             add("s2x_max_rate", sysn, r["max_rate"])
             add("s2x_p50_ms", sysn, r["latency"]["p50"])
@@ -733,11 +939,20 @@ ROWS = [
     ("ceil_s2x_p99", "ceiling SIP->XMPP p99 at half, ms", None, None, None),
     ("ceil_x2s_max", "ceiling XMPP->SIP, gateway on 1 CPU, msg/s", "ceil_x2s_cpu_us",
      "ceil_peak_mb", "ceil_sink_x2s"),
+    # Parley only: the reference gateway has no MSRP (no Kamailio figure, no ratio)
+    ("msrp_setup_rate", "MSRP sessions set up/s (INVITE..bound)", "msrp_setup_cpu_us", None,
+     "msrp_setup"),
+    ("msrp_rss_kib_1000", "RSS per idle MSRP session, KiB (1 000)", None, None, None),
+    ("msrp_rss_kib_10000", "RSS per idle MSRP session, KiB (10 000)", None, None, None),
+    ("msrp_send_rate", "MSRP SEND -> XMPP, msg/s (0 loss)", "msrp_send_cpu_us", None,
+     "msrp_send"),
+    ("msrp_send_lost", "MSRP SEND: messages lost", None, None, None),
 ]
 
 GW_ROWS = [("ceil", "tool ceilings (parleyd idle)"), ("s2x", "SIP->XMPP page mode"),
            ("x2s", "XMPP->SIP page mode"), ("offline", "offline park + flush"),
-           ("ceiling", "ceiling (sink, 1 CPU)"), ("rss", "RSS growth run")]
+           ("ceiling", "ceiling (sink, 1 CPU)"), ("rss", "RSS growth run"),
+           ("msrp", "MSRP chat sessions")]
 
 
 def table(results, summary):
@@ -754,6 +969,12 @@ def table(results, summary):
             "ceil_sink_x2s": "sink %s; sipp %s" % (sink_c, _n(sipp_c)),
             "ceil_x2s": "c2c %s; sipp %s" % (xmpp_c, _n(sipp_c)),
             "ceil_lat": "c2c p50 %s" % _c2c_p50(c)}
+    for k in ("setup", "send"):
+        mx = summary.get("msrp_%s_drv_max" % k, {}).get("parley")
+        busy = summary.get("msrp_%s_drv_busy" % k, {}).get("parley")
+        if mx and busy:
+            ceil["msrp_" + k] = "driver <= %s (busy %.0f%%)" % (_n(mx["median"]),
+                                                              100 * busy["median"])
     head = ("scenario", "Parley", "Kamailio xmpp+msilo", "ratio P/K", "tool ceiling",
             "CPU us/msg P / K", "peak MB P / K")
     lines = []
@@ -763,8 +984,10 @@ def table(results, summary):
             continue
         cpu_s = summary.get(cpu) if cpu else None
         mem_s = summary.get(mem) if mem else None
-        lines.append((label, _fmt(s.get("parley")), _fmt(s.get("kamailio")),
-                      "-" if s.get("ratio") is None else "%.2f" % s["ratio"],
+        msrp = key.startswith("msrp_")
+        lines.append((label, _fmt(s.get("parley")),
+                      "n/a: no MSRP" if msrp else _fmt(s.get("kamailio")),
+                      "-" if s.get("ratio") is None or msrp else "%.2f" % s["ratio"],
                       ceil.get(ce, "") if ce else "",
                       ("%s / %s" % (_fmt(cpu_s.get("parley")), _fmt(cpu_s.get("kamailio"))))
                       if cpu_s else "",
@@ -775,7 +998,8 @@ def table(results, summary):
         return "| " + " | ".join(x.ljust(w) for x, w in zip(r, widths)) + " |"
     out = [row(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     out += [row(r) for r in lines]
-    return "\n".join(out) + gw_table(results, summary) + rss_line(summary)
+    return ("\n".join(out) + gw_table(results, summary) + rss_line(summary)
+            + msrp_line(results))
 
 
 def gw_table(results, summary):
@@ -817,6 +1041,45 @@ def rss_line(summary):
             % (_fmt(a), _fmt(b), r["median"], "met" if r["max"] <= 1.10 else "NOT met"))
 
 
+def msrp_line(results):
+    """The msrp scenario's RSS verdict and what bounded its rates."""
+    r = next((x for x in results["runs"] if x["scenario"] == "msrp"), None)
+    if r is None:
+        return ""
+    if r.get("error"):
+        return "\n\nMSRP chat sessions: not measured: %s" % r["error"]
+    out = ["", "", "MSRP chat sessions (Parley only: the reference gateway has no MSRP):"]
+    if r.get("rss"):
+        per = ", ".join("%.2f KiB at %s (VmRSS %.1f MB%s)"
+                        % (x["per_session_kib"], "{:,}".format(x["n"]).replace(",", " "),
+                           x["rss_kib"] / 1024.0, "" if i == 0 or x.get("marginal_kib") is None else
+                           "; %.2f KiB each beyond the previous count" % x["marginal_kib"])
+                        for i, x in enumerate(r["rss"]))
+        out.append("- parleyd RSS per idle session beyond the baseline (%.1f MB, no session): %s;"
+                   " target < %.0f KiB: %s" % (r["rss_0_kib"] / 1024.0, per, r["target_kib"],
+                                               r["verdict"]))
+    for st in r.get("setup", []):
+        out.append("- set-up of %d sessions: %s/s (%d bound of %d%s); CPU us/session parleyd %s, "
+                   "Kamailio %s, driver %s (%d processes, busy %.0f%%: alone at most ~%s/s); "
+                   "these %.0f%% of the machine, all processes %.0f%%"
+                   % (st["tried"], st["rate"], st["bound"], st["tried"],
+                      ", failed %s" % st["failed"] if st["failed"] else "",
+                      st["parleyd_us_per_session"], st["kamailio_us_per_session"],
+                      st["driver_us_per_session"], r["driver_procs"], 100 * st["driver_busy"],
+                      _n(st["driver_max_rate"]), 100 * st["machine_busy"],
+                      100 * (st.get("host_busy") or 0)))
+    s = r.get("send")
+    if s:
+        out.append("- SEND: %d/%d delivered in %.2f s (%s), MSRP 200 for %d; parleyd %s us/msg, "
+                   "driver %s us/msg (busy %.0f%%: alone at most ~%s/s); Prosody + receiver "
+                   "%.0f%% of a core; all processes %.0f%% of the machine"
+                   % (s["delivered"], s["n"], s["wall_s"], "zero loss" if s["pass"] else
+                      "NOT clean", s["msrp_ok"], s["cpu_us_per_msg"], s["driver_us_per_msg"],
+                      100 * s["driver_busy"], _n(s["driver_max_rate"]),
+                      100 * s.get("xmpp_side_busy", 0), 100 * (s.get("host_busy") or 0)))
+    return "\n".join(out)
+
+
 def _n(v):
     return "-" if not v else "%.0f" % v
 
@@ -831,6 +1094,28 @@ def _c2c_p50(c):
     return "%s ms @%d/s" % (near["lat_ms"]["p50"], near["rate"])
 
 
+def merge_into(path, results, only):
+    """The earlier file's runs of the scenarios not run now, then this run's; its meta stays
+    (it describes those runs), this run's meta goes to meta.merged (one per merge)."""
+    try:
+        with open(path) as f:
+            old = json.load(f)
+    except (OSError, ValueError):
+        return results
+    ran = set(only.split(",")) if only else set(SCENARIOS)
+    out = dict(old)
+    out["runs"] = [r for r in old.get("runs", []) if r["scenario"] not in ran] + results["runs"]
+    out["ceilings"] = dict(old.get("ceilings", {}), **results["ceilings"])
+    meta = dict(old.get("meta", {}))
+    meta["merged"] = [m for m in meta.get("merged", [])
+                      if not set(m.get("scenarios", [])) <= ran]
+    meta["merged"].append(dict(results["meta"], scenarios=sorted(ran)))
+    out["meta"] = meta
+    out.pop("summary", None)
+    out.pop("table", None)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -842,8 +1127,17 @@ def main():
     ap.add_argument("--rss-rate", type=int, default=0,
                     help="its rate (default: 0.8 x the ceiling's SIP->XMPP figure within "
                          "5 000-20 000/s; 10 000/s without a ceiling run)")
+    ap.add_argument("--msrp-procs", type=int, default=2,
+                    help="msrp: driver processes (Python: one core each at most; default 2)")
+    ap.add_argument("--msrp-threads", type=int, default=32,
+                    help="msrp: INVITE threads per driver process (default 32)")
+    ap.add_argument("--msrp-send-n", type=int, default=0,
+                    help="msrp: SENDs in the SEND/s run (default 20 000; 5 000 with --quick)")
     ap.add_argument("--parleyd", default=os.path.join(B.ROOT, "build-bench", "parleyd"))
     ap.add_argument("--out", default=os.path.join(B.BENCH, "RESULTS.json"))
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the other scenarios' runs of the existing --out file (e.g. "
+                         "--only msrp --merge adds this run's msrp figures to RESULTS.json)")
     ap.add_argument("--report", metavar="JSON", help="only print the table of an earlier run")
     args = ap.parse_args()
     if args.report:
@@ -854,11 +1148,13 @@ def main():
         return 0
     bench = Bench(args)
     results = bench.run()
+    if args.merge:
+        results = merge_into(args.out, results, args.only)
     summary = results["summary"] = summarise(results)
     tab = results["table"] = table(results, summary)
     with open(args.out, "w") as f:
         json.dump(results, f, indent=1, sort_keys=True)
-    m = results["meta"]
+    m = bench.results["meta"]         # this run's (a merged file keeps the earlier meta)
     print("\nParley vs Kamailio xmpp module + msilo, %s, %s, %d repetition(s), %.0f s"
           % (m["date"], m["machine"], m["reps"], m["wall_s"]))
     print(tab)

@@ -131,7 +131,8 @@ class BenchStack(harness.Stack):
             self._extra.remove(proc)
 
     def _parleyd(self, parleyd, name, conf_name, component_port, sip_port, outbound_port, admin,
-                 cpu=None, **over):
+                 cpu=None, extra="", **over):
+        """extra: further config text appended (the msrp scenario's [chat] section)."""
         values = dict(component_port=component_port, secret=SECRET,
                       sip_port=sip_port, kam_port=outbound_port,
                       redis_port=self.redis_port, admin=admin,
@@ -141,7 +142,7 @@ class BenchStack(harness.Stack):
                       flush_window=over.get("flush_window", 32))
         cfg = os.path.join(self.dir, conf_name)
         with open(cfg, "w") as f:
-            f.write(PARLEY_CONF.format(**values))
+            f.write(PARLEY_CONF.format(**values) + extra)
         r = subprocess.run([parleyd, "--check-config", "--config", cfg], capture_output=True,
                            timeout=20)
         if r.returncode:
@@ -372,6 +373,56 @@ class Sink:
             try:
                 self._cmd("quit")
                 self.p.wait(3)
+            except (OSError, subprocess.TimeoutExpired):
+                os.killpg(self.pid, signal.SIGKILL)
+                self.p.wait(5)
+
+
+class MsrpDriver:
+    """bench/msrp_driver.py in a subprocess: SIP users (tests/integration/msrp_peer.py) with
+    MSRP sessions through the proxy at proxy_port. JSON lines in and out (see its header)."""
+
+    def __init__(self, stack, name, proxy_port):
+        self.name = name
+        errlog = open(os.path.join(stack.dir, "msrp-driver-%s.log" % name), "ab")
+        self.p = subprocess.Popen([PY, os.path.join(BENCH, "msrp_driver.py"), str(proxy_port),
+                                   SIP_DOMAIN, XMPP_DOMAIN],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errlog,
+                                  start_new_session=True)
+        self.pid = self.p.pid
+        self.events = queue.Queue()
+        threading.Thread(target=self._reader, daemon=True).start()
+        stack._raw = getattr(stack, "_raw", []) + [self]
+        if self.wait("ready", 10) is None:
+            raise RuntimeError("msrp driver %s did not start" % name)
+
+    _reader = RawClient._reader
+
+    def wait(self, event, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            try:
+                ev = self.events.get(timeout=left)
+            except queue.Empty:
+                return None
+            if ev.get("event") == event:
+                return ev
+            if ev.get("event") in ("error", "closed"):
+                raise RuntimeError("msrp driver %s: %s" % (self.name, ev))
+
+    def cmd(self, op, **kw):
+        """Send a command; returns at once (wait() for its answer)."""
+        self.p.stdin.write((json.dumps(dict(op=op, **kw)) + "\n").encode())
+        self.p.stdin.flush()
+
+    def stop(self):
+        if self.p.poll() is None:
+            try:
+                self.cmd("quit")
+                self.p.wait(5)
             except (OSError, subprocess.TimeoutExpired):
                 os.killpg(self.pid, signal.SIGKILL)
                 self.p.wait(5)
@@ -616,3 +667,21 @@ class Meter:
 
 def rss_mb(pid):
     return round(_status_kb(pid, "VmRSS") / 1024, 1)
+
+
+def rss_kib(pid):
+    return _status_kb(pid, "VmRSS")
+
+
+def host_cpu():
+    """(busy, total) jiffies of the whole machine (/proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)
+    return sum(v) - idle, sum(v)
+
+
+def host_busy(since):
+    """Fraction of the machine's CPU time busy since host_cpu() returned `since`."""
+    b, t = host_cpu()
+    return round((b - since[0]) / max(1, t - since[1]), 3)
