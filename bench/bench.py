@@ -586,7 +586,8 @@ class Bench:
                 stage = self._msrp_invite(drivers, targets)
                 stage["total"] = n
                 res["setup"].append(stage)
-                time.sleep(5.0)      # past udp_retention_ms: sofia's retained transactions gone
+                time.sleep(12.0)     # past udp_retention_ms (sofia frees its retained transactions)
+                #                      and past one [daemon] trim_interval_s (the heap gives them back)
                 rss = B.rss_kib(pid)
                 cnt = st.parley_counters()
                 per = round((rss - rss0) / n, 2)

@@ -41,6 +41,7 @@ typedef struct {
 /* Every key of parley.conf. Keep examples/parley.conf in step (a unit test compares them). */
 static const KeySpec schema[] = {
   { "daemon", "debug_domains", T_LIST, "", 0, 0, NULL },
+  { "daemon", "trim_interval_s", T_UINT, "10", 0, 3600, NULL },
 
   { "xmpp", "host", T_STRING, "127.0.0.1", 0, 0, NULL },
   { "xmpp", "port", T_UINT, "5347", 1, 65535, NULL },
@@ -637,6 +638,7 @@ prl_config_load_data (const char *name, const char *data, GError **error)
   index_lines (&l, data);
   check_unknown (&l);
   c->debug_domains = get_list (&l, "daemon", "debug_domains");
+  c->trim_interval_s = get_uint (&l, "daemon", "trim_interval_s");
   load_xmpp (&l, c);
   load_sip (&l, c);
   load_core (&l, c);

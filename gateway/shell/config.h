@@ -47,6 +47,7 @@ typedef struct {
   char *path;
   GHashTable *values;   /* "group.key" -> effective value (text), every schema key */
   char **debug_domains; /* [daemon] debug_domains */
+  guint trim_interval_s; /* [daemon] trim_interval_s: give freed heap back this often, 0 = never */
   PrlCoreConfig core;
   PrlXmppLinkConfig xmpp;
   PrlSipAgentConfig sip;

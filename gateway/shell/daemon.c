@@ -12,6 +12,9 @@
 #include "gateway/shell/daemon.h"
 
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "gateway/chat.h"
 #include "gateway/core.h"
@@ -30,6 +33,7 @@ struct _PrlDaemon {
   GQueue deferred;       /* PrlEvent* produced while executing actions */
   gboolean dispatching;
   guint tick_id;
+  guint trim_ticks; /* ticks since the last malloc_trim */
   gint64 started_us, started_mono_us;
   PrlAdmin *admin; /* NULL when [admin] socket is empty or could not be created */
   PrlStore *store; /* the offline store (DESIGN.md §7); NULL when [offline] store = none */
@@ -494,11 +498,29 @@ on_sip_session_end (PrlSipAgent *agent, guint64 session, const char *reason, gpo
     prl_sessions_on_session_end (self->sessions, session, reason);
 }
 
+/* After a burst the heap holds much freed memory (sofia keeps every answered UDP
+ * transaction udp_retention_ms, then frees it): glibc keeps it mapped, so RSS would stay at
+ * the burst's peak. malloc_trim() gives free pages back ([daemon] trim_interval_s). */
+static void
+trim_heap (PrlDaemon *self)
+{
+#ifdef __GLIBC__
+  guint every = self->config->trim_interval_s;
+  if (every == 0 || ++self->trim_ticks < every)
+    return;
+  self->trim_ticks = 0;
+  malloc_trim (0);
+#else
+  (void)self;
+#endif
+}
+
 static gboolean
 on_tick (gpointer user_data)
 {
   PrlEvent ev = { .kind = PRL_EVENT_TICK, .now_us = now_us () };
   dispatch (user_data, &ev);
+  trim_heap (user_data);
   return G_SOURCE_CONTINUE;
 }
 

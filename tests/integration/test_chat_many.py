@@ -46,7 +46,11 @@ def run(st):
     sessions = {}
     for p in sips:
         for u in xusers:
+            if not st.parley_alive():  # fail fast, not 100 INVITE timeouts
+                break
             sessions[(p.user, u)] = p.invite("sip:%s@%s" % (u, H.XMPP_DOMAIN), timeout=10)
+    if not c.check(st.parley_alive(), "parleyd alive after the INVITEs", st.parley.tail(20)):
+        return
     up = [k for k, s in sessions.items() if s is not None and s.established]
     bad = [(k, s and s.sip_final and s.sip_final.start, s and s.state) for k, s in sessions.items() if k not in up]
     c.check(len(up) == N * N, "100 sessions established (%d)" % len(up), bad[:6])
