@@ -3,8 +3,8 @@
 
 Started by bench/run (which installs, builds and then runs this). See bench/README.md.
 Options: --quick (1 repetition, fewer steps, N=2000 offline), --reps N, --out FILE.json,
---parleyd PATH, --only SCENARIO[,SCENARIO] (ceil, s2x, x2s, offline, ceiling, rss, msrp),
---rss-n N, --rss-rate R, --msrp-procs N, --msrp-send-n N.
+--parleyd PATH, --only SCENARIO[,SCENARIO] (ceil, s2x, x2s, offline, offline-msrp, ceiling, rss,
+msrp), --rss-n N, --rss-rate R, --msrp-procs N, --msrp-send-n N, --push-window W[,W].
 """
 import argparse
 import datetime
@@ -23,7 +23,7 @@ from benchlib import log, SIP_DOMAIN, XMPP_DOMAIN, KX_COMPONENT  # noqa: E402
 USERS = ["u%d" % i for i in range(50)]       # XMPP -> SIP destinations (one sipp UAS)
 LAT_USERS = ["v%d" % i for i in range(50)]   # the same, at the UAS that logs latency
 CEIL_DESTS = 200                             # ceiling XMPP -> SIP: u0..u199 (no proxy, any name)
-SCENARIOS = ("ceil", "s2x", "x2s", "offline", "ceiling", "rss", "msrp")
+SCENARIOS = ("ceil", "s2x", "x2s", "offline", "offline-msrp", "ceiling", "rss", "msrp")
 DRAIN_S = 2.0                                # a step passes if all arrived this soon after its end
 SETTLE_MAX_S = 10.0                          # then wait at most this long for stragglers
 FLUSH_STALL_S = 15.0                         # offline flush: give up after this long without progress
@@ -42,6 +42,9 @@ class Bench:
         self.offline_n = 2000 if args.quick else 10000
         self.results = dict(meta={}, ceilings={}, runs=[])
         self.best = {}            # (scenario, system) -> highest passing rate so far
+
+    def push_windows(self):
+        return [int(w) for w in str(self.a.push_window).split(",") if w.strip()]
 
     # ------------------------------------------------------------------ setup
     def setup(self):
@@ -268,22 +271,15 @@ class Bench:
         self._msilo_scan = (pos, n, data[cut:])
         return n
 
-    def run_offline(self, rep, system):
+    def _park(self, system, ghost, n, rate, roots, mtype="chat"):
+        """N messages from XMPP to a SIP user who never registered; returns (sender's figures,
+        stored, seconds from the first send until the poll that saw the last store, meter)."""
         s = self.systems[system]
-        n = self.offline_n
-        ghost = "ghost%d" % rep
-        rate = self.a.offline_rate
         base = self._stored(system)
-        if system == "parley":
-            roots = [self.st.parley.pid, self.st.redis.pid]
-        else:
-            roots = [self.st.kx.pid, self.st.msilo.pid]
-        m_gw = B.Meter(s["roots"]()).__enter__()
-        # park: N messages from XMPP to a SIP user who never registered
         self.tx.reset()
         with B.Meter(roots, reset_hwm=False) as m_park:
             t0 = time.monotonic()
-            self.tx.send(["%s@%s" % (ghost, s["xmpp_dom"])], rate, n)
+            self.tx.send(["%s@%s" % (ghost, s["xmpp_dom"])], rate, n, mtype=mtype)
             sent = self.tx.wait_sent(n / rate + 30)
             stored, t_last, last = base, time.monotonic(), -1
             deadline = time.monotonic() + max(120.0, 3 * n / rate)
@@ -296,7 +292,19 @@ class Bench:
                     break
                 time.sleep(0.02)
             t_park = t_last - t0
-        stored -= base
+        return sent, stored - base, t_park, m_park
+
+    def run_offline(self, rep, system):
+        s = self.systems[system]
+        n = self.offline_n
+        ghost = "ghost%d" % rep
+        rate = self.a.offline_rate
+        if system == "parley":
+            roots = [self.st.parley.pid, self.st.redis.pid]
+        else:
+            roots = [self.st.kx.pid, self.st.msilo.pid]
+        m_gw = B.Meter(s["roots"]()).__enter__()
+        sent, stored, t_park, m_park = self._park(system, ghost, n, rate, roots)
         tst = self.tx.stats()
         errors = tst["errors"]
         # flush: REGISTER, then time until a UAS (sipp -m N: exits at the Nth) has them all
@@ -337,6 +345,113 @@ class Bench:
                res["flush_rate"]))
         time.sleep(1.0)
         return res
+
+    # ------------------------------------------------------------------ offline, MSRP push
+    def push_setup(self, window):
+        """parleyd restarted (same SIP port and component) with [chat] enabled, [offline]
+        push = msrp (mapping-docs/chat.md §12) and flush_window = window."""
+        st, a = self.st, self.a
+        if getattr(self, "_push_window", None) == window:
+            return
+        st.parley.stop()
+        msrp_port = B.free_port()
+        extra = ("\n[chat]\nenabled = true\nmsrp_port = %d\n\n[offline]\npush = msrp\n"
+                 % msrp_port)
+        # a fresh name (log) per start: a reused log's lines would satisfy the start-up waits
+        self._push_starts = k = getattr(self, "_push_starts", 0) + 1
+        st.parley, st.parley_conf = st._parleyd(
+            a.parleyd, "parleyd-push-%d-w%d" % (k, window), "parley-push-%d-w%d.conf" % (k, window),
+            st.component_port, st.parley_port, st.kam_port, st.admin_socket, extra=extra,
+            flush_window=window)
+        self._push_window = window
+        if not hasattr(self, "push_drv"):
+            self.push_drv = B.MsrpDriver(st, "push", st.kam_port)
+        log("parleyd restarted with [chat] enabled, [offline] push = msrp, flush_window = %d "
+            "(MSRP port %d), pid %d" % (window, msrp_port, st.parley.pid))
+
+    def push_rx_ceiling(self, windows):
+        """The lean receiver's own ceiling (msrp_driver.py rx_ceiling: a second Python process
+        sends it N SENDs shaped like parleyd's, W unanswered at most)."""
+        out = {}
+        for w in windows:
+            self.push_drv.cmd("rx_ceiling", count=self.offline_n, window=w)
+            ev = self.push_drv.wait("rx_ceiling", 90)
+            out[str(w)] = ev
+            log("  ceiling MSRP push receiver, W=%d: %s" % (w, ev and "%s/s (%d/%d, %s us/msg)"
+                % (_n(ev["rate"]), ev["received"], ev["count"], ev["rx_cpu_us_per_msg"])))
+        self.results["ceilings"]["msrp_push_rx"] = out
+
+    def run_offline_push(self, rep, window):
+        """The offline scenario's job with Parley's MSRP push (OMA IM App. K): N messages parked
+        for a SIP user who never registered (as `offline`, stanzas of type 'normal': with
+        [chat] enabled a 'chat' stanza would open a chat session), then the user, an MSRP peer
+        (msrp_driver.py PushPeer), REGISTERs at the SIP-domain Kamailio; Kamailio replicates
+        the REGISTER to parleyd, which opens one MSRP session to the user and sends every
+        parked message as a message/cpim SEND, `window` in flight."""
+        self.push_setup(window)
+        st, n, rate = self.st, self.offline_n, self.a.offline_rate
+        ghost = "pghost%dw%d" % (rep, window)
+        roots = [st.parley.pid, st.redis.pid]
+        m_gw = B.Meter([st.parley.pid]).__enter__()
+        sent, stored, t_park, m_park = self._park("parley", ghost, n, rate, roots, mtype="normal")
+        tst = self.tx.stats()
+        time.sleep(1.0)
+        cap = max(FLUSH_CAP_S, n / 100.0)
+        host0 = B.host_cpu()
+        with B.Meter(roots, reset_hwm=False) as m_flush, \
+                B.Meter([st.parley.pid], reset_hwm=False) as m_fp, \
+                B.Meter([st.redis.pid], reset_hwm=False) as m_fr:
+            self.push_drv.cmd("push", user=ghost, count=stored or 1,
+                              frm="%s@%s" % (B.SENDER, XMPP_DOMAIN), stall=FLUSH_STALL_S, cap=cap)
+            ev = self.push_drv.wait("pushed", cap + 60) or {}
+        host = B.host_busy(host0)
+        m_gw.__exit__(None, None, None)
+        got, t_flush = ev.get("received", 0), ev.get("t_last") or 0
+        cnt = st.parley_counters()
+        res = dict(scenario="offline-msrp", system="parley", rep=rep, n=n, window=window,
+                   send_rate=rate, sender=sent, gateway=gw_figures(m_gw, "parley"),
+                   stored=stored, xmpp_errors=tst["errors"], conditions=tst.get("conditions"),
+                   park_s=round(t_park, 3),
+                   park_rate=round(stored / t_park, 1) if t_park > 0 else None,
+                   flushed=got, flush_s=round(t_flush, 3),
+                   flush_complete=got >= stored and stored > 0,
+                   flush_rate=round(got / t_flush, 1) if t_flush > 0 else None,
+                   in_order=bool(ev.get("in_order")), push=ev,
+                   cpu_us_per_msg_park=round(m_park.cpu / max(1, stored) * 1e6, 2),
+                   cpu_us_per_msg_flush=round(m_flush.cpu / max(1, got) * 1e6, 2),
+                   cpu_us_per_msg_flush_parleyd=round(m_fp.cpu / max(1, got) * 1e6, 2),
+                   cpu_us_per_msg_flush_redis=round(m_fr.cpu / max(1, got) * 1e6, 2),
+                   # the driver's CPU from the REGISTER to the end of the wait (its checks
+                   # after that are not counted): the receiver, its SIP UA and the wait loop
+                   receiver_us_per_msg=round(ev.get("rx_cpu_s", 0) / max(1, got) * 1e6, 2),
+                   receiver_busy=round(ev.get("rx_cpu_s", 0) / max(1e-9, t_flush), 3),
+                   host_busy=host,
+                   counters={k: cnt.get(k) for k in ("chat_push_sessions", "chat_push_opened",
+                                                     "chat_push_messages", "chat_push_closed",
+                                                     "offline_parked_xmpp")},
+                   meter_park=m_park.result(), meter_flush=m_flush.result())
+        log("offline-msrp W=%d rep %d: parked %d/%d in %.2f s (%s/s); pushed %d in %.3f s (%s/s) "
+            "over %s session(s), in order %s, CPIM ok %s, parleyd+redis %.1f us/msg, receiver "
+            "busy %.0f%%" % (window, rep, stored, n, t_park, res["park_rate"], got, t_flush,
+                             res["flush_rate"], ev.get("sessions"), ev.get("in_order"),
+                             ev.get("cpim_ok"), res["cpu_us_per_msg_flush"],
+                             100 * res["receiver_busy"]))
+        time.sleep(2.5)                # the push session ends 2 s after the last SEND
+        return res
+
+    def offline_push_reference(self, rep):
+        """msilo's figures for the push rows' ratio, from the same run: the `offline`
+        scenario's msilo run of this repetition if it ran, else msilo's part run now."""
+        ran = [r for r in self.results["runs"] if r["scenario"] == "offline"
+               and r["system"] == "kamailio" and r["rep"] == rep]
+        if ran:
+            r, source = ran[0], "offline scenario, same run"
+        else:
+            r, source = self.run_offline(rep, "kamailio"), "msilo's part of offline, run here"
+        keep = ("n", "stored", "park_rate", "flushed", "flush_rate", "flush_complete", "flush_s",
+                "cpu_us_per_msg_park", "cpu_us_per_msg_flush")
+        return dict({k: r.get(k) for k in keep}, scenario="offline-msrp", system="kamailio",
+                    rep=rep, source=source)
 
     # ------------------------------------------------------------------ gateway ceiling
     def ceiling_setup(self):
@@ -586,8 +701,8 @@ class Bench:
                 stage = self._msrp_invite(drivers, targets)
                 stage["total"] = n
                 res["setup"].append(stage)
-                time.sleep(12.0)     # past udp_retention_ms (sofia frees its retained transactions)
-                #                      and past one [daemon] trim_interval_s (the heap gives them back)
+                time.sleep(16.0)     # past udp_retention_ms (sofia frees its retained transactions)
+                #                      then a full [daemon] trim_interval_s (the heap gives them back)
                 rss = B.rss_kib(pid)
                 cnt = st.parley_counters()
                 per = round((rss - rss0) / n, 2)
@@ -789,6 +904,16 @@ class Bench:
                     for system in ("parley", "kamailio"):
                         log("== rep %d/%d %s %s" % (rep, self.reps, sc, system))
                         self.results["runs"].append(fn(rep, system))
+            if "offline-msrp" in only:   # replaces parleyd by one with [offline] push = msrp
+                wins = self.push_windows()
+                log("== offline, MSRP push (Parley) W=%s; msilo reference" % wins)
+                for rep in range(1, self.reps + 1):
+                    for w in wins:
+                        log("== rep %d/%d offline-msrp parley W=%d" % (rep, self.reps, w))
+                        self.results["runs"].append(self.run_offline_push(rep, w))
+                    self.results["runs"].append(self.offline_push_reference(rep))
+                log("== MSRP push receiver ceiling")
+                self.push_rx_ceiling(wins)
             if "rss" in only:
                 log("== RSS growth, %d messages" % self.a.rss_n)
                 self.results["runs"].append(self.run_rss())
@@ -850,8 +975,24 @@ def summarise(results):
     def add(row, system, v):
         if v is not None:
             rows.setdefault(row, {}).setdefault(system, []).append(v)
+    wins = sorted({r["window"] for r in results["runs"]
+                   if r["scenario"] == "offline-msrp" and r["system"] == "parley"})
     for r in results["runs"]:
         sysn = r["system"]
+        if r["scenario"] == "offline-msrp":
+            if sysn == "parley":
+                w = r["window"]
+                add("offpush_flush_rate_%d" % w, sysn, r["flush_rate"])
+                add("offpush_flush_cpu_us_%d" % w, sysn, r["cpu_us_per_msg_flush"])
+                add("offpush_bad_%d" % w, sysn, (r["stored"] - r["flushed"])
+                    + (r["push"].get("out_of_order") or 0) + (r["push"].get("duplicates") or 0))
+                add("offpush_rx_busy_%d" % w, sysn, r["receiver_busy"])
+                add("offpush_park_rate", sysn, r["park_rate"])
+            else:                 # msilo's dump in the same run: the ratio's denominator
+                for w in wins:
+                    add("offpush_flush_rate_%d" % w, sysn, r["flush_rate"])
+                    add("offpush_flush_cpu_us_%d" % w, sysn, r["cpu_us_per_msg_flush"])
+                add("offpush_park_rate", sysn, r["park_rate"])
         if r.get("gateway"):
             add("gw_%s_cpu_s" % r["scenario"], sysn, r["gateway"]["cpu_s"])
             add("gw_%s_peak_mb" % r["scenario"], sysn, r["gateway"]["peak_mb"])
@@ -952,6 +1093,7 @@ ROWS = [
 
 GW_ROWS = [("ceil", "tool ceilings (parleyd idle)"), ("s2x", "SIP->XMPP page mode"),
            ("x2s", "XMPP->SIP page mode"), ("offline", "offline park + flush"),
+           ("offline-msrp", "offline park + MSRP push"),
            ("ceiling", "ceiling (sink, 1 CPU)"), ("rss", "RSS growth run"),
            ("msrp", "MSRP chat sessions")]
 
@@ -976,18 +1118,26 @@ def table(results, summary):
         if mx and busy:
             ceil["msrp_" + k] = "driver <= %s (busy %.0f%%)" % (_n(mx["median"]),
                                                               100 * busy["median"])
+    # offline-msrp: one row per flush window, right below the MESSAGE flush row
+    rows = []
+    for rw in ROWS:
+        rows.append(rw)
+        if rw[0] == "off_flush_rate":
+            rows += _push_rows(results, summary, ceil)
     head = ("scenario", "Parley", "Kamailio xmpp+msilo", "ratio P/K", "tool ceiling",
             "CPU us/msg P / K", "peak MB P / K")
     lines = []
-    for key, label, cpu, mem, ce in ROWS:
+    for key, label, cpu, mem, ce in rows:
         s = summary.get(key)
         if not s:
             continue
         cpu_s = summary.get(cpu) if cpu else None
         mem_s = summary.get(mem) if mem else None
-        msrp = key.startswith("msrp_")
+        msrp = key.startswith("msrp_") or (key.startswith("offpush_bad") and
+                                            not s.get("kamailio"))
         lines.append((label, _fmt(s.get("parley")),
-                      "n/a: no MSRP" if msrp else _fmt(s.get("kamailio")),
+                      ("n/a: no MSRP" if key.startswith("msrp_") else "-") if msrp
+                      else _fmt(s.get("kamailio")),
                       "-" if s.get("ratio") is None or msrp else "%.2f" % s["ratio"],
                       ceil.get(ce, "") if ce else "",
                       ("%s / %s" % (_fmt(cpu_s.get("parley")), _fmt(cpu_s.get("kamailio"))))
@@ -999,8 +1149,67 @@ def table(results, summary):
         return "| " + " | ".join(x.ljust(w) for x, w in zip(r, widths)) + " |"
     out = [row(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     out += [row(r) for r in lines]
-    return ("\n".join(out) + gw_table(results, summary) + rss_line(summary)
-            + msrp_line(results))
+    return ("\n".join(out) + gw_table(results, summary) + push_line(results, summary)
+            + rss_line(summary) + msrp_line(results))
+
+
+def _push_rows(results, summary, ceil):
+    """The offline-msrp rows (one per flush window) with their tool-ceiling cells."""
+    out = []
+    rx = results["ceilings"].get("msrp_push_rx", {})
+    for key in sorted((k for k in summary if k.startswith("offpush_flush_rate_")),
+                      key=lambda k: int(k.rsplit("_", 1)[1])):
+        w = int(key.rsplit("_", 1)[1])
+        c = rx.get(str(w)) or {}
+        busy = summary.get("offpush_rx_busy_%d" % w, {}).get("parley")
+        ceil["offpush_rx_%d" % w] = ("receiver <= %s%s" % (
+            _n(c.get("rate")), " (busy %.0f%%)" % (100 * busy["median"]) if busy else "")
+            if c.get("rate") else "")
+        out.append((key, "offline flush N, MSRP push (OMA App. K), W=%d, msg/s" % w,
+                    "offpush_flush_cpu_us_%d" % w, None, "offpush_rx_%d" % w))
+        out.append(("offpush_bad_%d" % w, "MSRP push W=%d: not delivered + out of order" % w,
+                    None, None, None))
+    return out
+
+
+def push_line(results, summary):
+    """What the offline-msrp runs saw beyond the table."""
+    runs = [r for r in results["runs"] if r["scenario"] == "offline-msrp"]
+    mine = [r for r in runs if r["system"] == "parley"]
+    if not mine:
+        return ""
+    ref = [r for r in runs if r["system"] == "kamailio"]
+    out = ["", "", "Offline, MSRP push (OMA IM App. K; Parley's [offline] push = msrp, [chat] enabled;"
+           " ratio against msilo's dump in the same run%s):"
+           % ("" if not ref else ", from: " + ref[0]["source"])]
+    for r in mine:
+        p = r["push"]
+        out.append("- W=%d rep %d: parked %d/%d at %s/s; REGISTER -> last SEND %.3f s (first after "
+                   "%s s): %d of %d = %s/s; %s session(s), %d SEND frames, %d CPIM checked, %s, "
+                   "%d duplicates; parleyd + redis %s us/msg; receiver %s us/msg (busy %.0f%%), "
+                   "all processes %.0f%% of the machine%s"
+                   % (r["window"], r["rep"], r["stored"], r["n"], _n(r["park_rate"]),
+                      r["flush_s"], p.get("t_first"), r["flushed"], r["stored"],
+                      _n(r["flush_rate"]), p.get("sessions"), p.get("frames", 0),
+                      p.get("cpim_ok", 0), "in order" if r["in_order"] else
+                      "%s out of order" % p.get("out_of_order"), p.get("duplicates") or 0,
+                      "%s (%s + %s)" % (r["cpu_us_per_msg_flush"],
+                                     r.get("cpu_us_per_msg_flush_parleyd"),
+                                     r.get("cpu_us_per_msg_flush_redis")),
+                   r["receiver_us_per_msg"],
+                      100 * r["receiver_busy"], 100 * (r.get("host_busy") or 0),
+                      "; problems: %s" % p["problems"] if p.get("problems") else ""))
+    for r in ref:
+        out.append("- msilo rep %d: parked %s at %s/s, dumped %s of %s at %s/s"
+                   % (r["rep"], r["stored"], _n(r["park_rate"]), r["flushed"], r["stored"],
+                      _n(r["flush_rate"])))
+    rx = results["ceilings"].get("msrp_push_rx", {})
+    if rx:
+        out.append("- the receiver alone (msrp_driver.py LeanRx fed by a second Python process, "
+                   "same SENDs): " + ", ".join("W=%s %s/s (%s us/msg)" % (
+                       w, _n(c and c.get("rate")), c and c.get("rx_cpu_us_per_msg"))
+                       for w, c in sorted(rx.items(), key=lambda x: int(x[0]))))
+    return "\n".join(out)
 
 
 def gw_table(results, summary):
@@ -1134,6 +1343,9 @@ def main():
                     help="msrp: INVITE threads per driver process (default 32)")
     ap.add_argument("--msrp-send-n", type=int, default=0,
                     help="msrp: SENDs in the SEND/s run (default 20 000; 5 000 with --quick)")
+    ap.add_argument("--push-window", default="32,256",
+                    help="offline-msrp: parleyd's [offline] flush_window, one run each "
+                         "(comma-separated; default 32,256)")
     ap.add_argument("--parleyd", default=os.path.join(B.ROOT, "build-bench", "parleyd"))
     ap.add_argument("--out", default=os.path.join(B.BENCH, "RESULTS.json"))
     ap.add_argument("--merge", action="store_true",
