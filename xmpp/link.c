@@ -36,8 +36,12 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "gateway/log-gate.h"
 #include "xmpp/codec.h"
 #include "xmpp/link-internal.h"
+
+/* The per-stanza debug lines ask the gate first (gateway/log-gate.h). */
+#define GATED_DEBUG(...) PRL_GATED_DEBUG (PRL_LOG_GATE_XMPP, __VA_ARGS__)
 
 #define TICK_MS 250
 #define PROBE_HOST "127.0.0.1"
@@ -211,8 +215,8 @@ on_strophe_log (void *userdata, xmpp_log_level_t level, const char *area, const 
     glevel = G_LOG_LEVEL_DEBUG; /* the work-around fails on purpose */
   else if (!self->is_online && glevel < G_LOG_LEVEL_INFO)
     glevel = G_LOG_LEVEL_INFO;
-  if (g_log_writer_default_would_drop (glevel, "parley-strophe"))
-    return;
+  if (!prl_log_gate_shows (PRL_LOG_GATE_STROPHE, glevel))
+    return; /* the writer would drop it (gateway/shell/admin-log.c decides, log-gate.h) */
   if (msg == NULL)
     msg = "";
   if (g_str_has_prefix (msg, "Digest:"))
@@ -385,9 +389,9 @@ on_message_stanza (xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *userdata)
     return 1;
   }
   self->stats.rx_messages++;
-  g_debug ("XMPP: <message/> id=%s type=%s (%" G_GSIZE_FORMAT " bytes body)",
-           msg->id ? msg->id : "-", msg->type ? msg->type : "-",
-           msg->body ? strlen (msg->body) : 0);
+  GATED_DEBUG ("XMPP: <message/> id=%s type=%s (%" G_GSIZE_FORMAT " bytes body)",
+               msg->id ? msg->id : "-", msg->type ? msg->type : "-",
+               msg->body ? strlen (msg->body) : 0);
   if (self->callbacks.on_message)
     self->callbacks.on_message (self, msg, self->user_data);
   return 1; /* keep the handler */
@@ -407,7 +411,7 @@ on_presence_stanza (xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *userdata)
     return 1;
   if (!prl_xmpp_codec_jid_is_valid (from) || !prl_xmpp_codec_jid_is_valid (to))
     return 1;
-  g_debug ("XMPP: presence %s", type == NULL ? "available" : type);
+  GATED_DEBUG ("XMPP: presence %s", type == NULL ? "available" : type);
   if (self->callbacks.on_presence)
     self->callbacks.on_presence (self, from, to, type == NULL, self->user_data);
   return 1;
@@ -605,9 +609,9 @@ prl_xmpp_link_send (PrlXmppLink *self, const PrlXmppMessage *msg)
   g_autofree char *text = prl_xmpp_codec_write_message_text (msg, &len);
   xmpp_send_raw (self->conn, text, len); /* copied into libstrophe's queue */
   self->stats.tx_messages++;
-  g_debug ("XMPP: sent <message/> id=%s type=%s (%" G_GSIZE_FORMAT " bytes body)",
-           msg->id ? msg->id : "-", msg->type ? msg->type : "-",
-           msg->body ? strlen (msg->body) : 0);
+  GATED_DEBUG ("XMPP: sent <message/> id=%s type=%s (%" G_GSIZE_FORMAT " bytes body)",
+               msg->id ? msg->id : "-", msg->type ? msg->type : "-",
+               msg->body ? strlen (msg->body) : 0);
   return TRUE;
 }
 

@@ -6,8 +6,12 @@
  * debug/info line that GLib's default writer would drop (G_MESSAGES_DEBUG does not name the
  * domain), the line is written with GLib's journald or standard-streams writer directly,
  * which is what g_log_writer_default does once it has decided to keep a line.
+ * Every change of a decision input also refreshes the hot paths' gates (gateway/log-gate.h),
+ * so that sip/ and xmpp/ skip formatting the debug lines this writer would drop.
  */
 #include "gateway/shell/admin-log.h"
+
+#include "gateway/log-gate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,15 +70,38 @@ decide (const char *domain, GLogLevelFlags level)
   return listed ? 1 : 0;
 }
 
+/* Called with the lock held. */
+static gboolean
+would_show_locked (const char *domain, GLogLevelFlags level)
+{
+  int d = decide (domain, level);
+  if (d >= 0)
+    return d == 1;
+  return !g_log_writer_default_would_drop (level, domain);
+}
+
+/* Tells the gates what on_log will drop. Called with the lock held after every change. */
+static void
+refresh_gates (void)
+{
+  for (PrlLogGate g = 0; g < PRL_LOG_GATE_N; g++) {
+    const char *domain = prl_log_gate_domain (g);
+    GLogLevelFlags dropped = 0;
+    if (!would_show_locked (domain, G_LOG_LEVEL_DEBUG))
+      dropped |= G_LOG_LEVEL_DEBUG;
+    if (!would_show_locked (domain, G_LOG_LEVEL_INFO))
+      dropped |= G_LOG_LEVEL_INFO;
+    prl_log_gate_set (g, dropped);
+  }
+}
+
 gboolean
 prl_admin_log_would_show (const char *domain, GLogLevelFlags level)
 {
   g_mutex_lock (&lock);
-  int d = decide (domain, level);
+  gboolean shown = would_show_locked (domain, level);
   g_mutex_unlock (&lock);
-  if (d >= 0)
-    return d == 1;
-  return !g_log_writer_default_would_drop (level, domain);
+  return shown;
 }
 
 static GLogWriterOutput
@@ -104,6 +131,7 @@ prl_admin_log_install (char **domains, gboolean environment_chose)
   prl_admin_log_set_config_domains (domains);
   g_mutex_lock (&lock);
   env_chose = environment_chose;
+  refresh_gates ();
   g_mutex_unlock (&lock);
   g_log_set_writer_func (on_log, NULL, NULL);
 }
@@ -114,6 +142,7 @@ prl_admin_log_set_config_domains (char **domains)
   g_mutex_lock (&lock);
   g_strfreev (config_domains);
   config_domains = g_strdupv (domains);
+  refresh_gates ();
   g_mutex_unlock (&lock);
 }
 
@@ -152,6 +181,7 @@ prl_admin_log_set_level (const char *domain, const char *level, GError **error)
     g_hash_table_remove (thresholds, domain);
   else
     g_hash_table_insert (thresholds, g_strdup (domain), GINT_TO_POINTER (r + 1));
+  refresh_gates ();
   g_mutex_unlock (&lock);
   return TRUE;
 }
@@ -189,4 +219,5 @@ prl_admin_log_reset (void)
   g_clear_pointer (&config_domains, g_strfreev);
   env_chose = FALSE;
   g_mutex_unlock (&lock);
+  prl_log_gate_reset (); /* no writer decision any more: format everything, as without it */
 }

@@ -5,7 +5,8 @@
  * decide, first match wins: a level set at run time for the domain (log.level DOMAIN LEVEL),
  * one set for "all", then [daemon] debug_domains -- unless G_MESSAGES_DEBUG was set in the
  * environment, which keeps GLib's own behaviour as before. Lines that pass go to
- * g_log_writer_default (journald or stderr). Warnings and worse are never hidden.
+ * g_log_writer_default (journald or stderr). Warnings and worse are never hidden. Each change
+ * also updates the hot paths' gates (gateway/log-gate.h) to match.
  */
 #pragma once
 

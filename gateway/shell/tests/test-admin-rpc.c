@@ -199,6 +199,36 @@ test_log_levels (void)
   prl_admin_log_reset ();
 }
 
+/* The hot paths' gates follow every decision input, and agree with the writer. */
+static void
+test_log_gates (void)
+{
+  prl_admin_log_reset ();
+  g_assert_true (prl_log_gate_shows (PRL_LOG_GATE_SIP, G_LOG_LEVEL_DEBUG)); /* unset: open */
+  char *cfg[] = { "parley-sip", NULL };
+  prl_admin_log_set_config_domains (cfg);
+  g_assert_true (prl_log_gate_shows (PRL_LOG_GATE_SIP, G_LOG_LEVEL_DEBUG));
+  g_assert_false (prl_log_gate_shows (PRL_LOG_GATE_XMPP, G_LOG_LEVEL_DEBUG));
+  g_assert_false (prl_log_gate_shows (PRL_LOG_GATE_STROPHE, G_LOG_LEVEL_INFO));
+  g_assert_true (prl_log_gate_shows (PRL_LOG_GATE_XMPP, G_LOG_LEVEL_MESSAGE));
+  g_assert_true (prl_log_gate_shows (PRL_LOG_GATE_XMPP, G_LOG_LEVEL_WARNING));
+  g_autoptr (GError) error = NULL;
+  g_assert_true (prl_admin_log_set_level ("parley-strophe", "info", &error));
+  g_assert_true (prl_log_gate_shows (PRL_LOG_GATE_STROPHE, G_LOG_LEVEL_INFO));
+  g_assert_false (prl_log_gate_shows (PRL_LOG_GATE_STROPHE, G_LOG_LEVEL_DEBUG));
+  g_assert_true (prl_admin_log_set_level ("all", "debug", &error));
+  g_assert_true (prl_log_gate_shows (PRL_LOG_GATE_XMPP, G_LOG_LEVEL_DEBUG));
+  g_assert_false (prl_log_gate_shows (PRL_LOG_GATE_STROPHE, G_LOG_LEVEL_DEBUG));
+  g_assert_true (prl_admin_log_set_level ("parley-sip", "message", &error));
+  g_assert_false (prl_log_gate_shows (PRL_LOG_GATE_SIP, G_LOG_LEVEL_DEBUG));
+  for (PrlLogGate g = 0; g < PRL_LOG_GATE_N; g++)
+    for (guint l = G_LOG_LEVEL_ERROR; l <= G_LOG_LEVEL_DEBUG; l <<= 1)
+      g_assert_cmpint (prl_log_gate_shows (g, l), ==,
+                       prl_admin_log_would_show (prl_log_gate_domain (g), l));
+  prl_admin_log_reset ();
+  g_assert_true (prl_log_gate_shows (PRL_LOG_GATE_XMPP, G_LOG_LEVEL_DEBUG));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -207,5 +237,6 @@ main (int argc, char **argv)
   g_test_add ("/shell/admin-rpc/errors", Fixture, NULL, setup, test_errors, teardown);
   g_test_add ("/shell/admin-rpc/deferred", Fixture, NULL, setup, test_deferred, teardown);
   g_test_add_func ("/shell/admin-log/levels", test_log_levels);
+  g_test_add_func ("/shell/admin-log/gates", test_log_gates);
   return g_test_run ();
 }
