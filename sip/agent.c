@@ -193,6 +193,53 @@ init_sofia_once (void)
   }
 }
 
+/* ---------------------------------------------------------------- sofia's GSource */
+
+/* sofia's GSource (su_source.c) rounds the time left to its next timer down to whole
+ * milliseconds, and when that is 0 its prepare says "ready": for the last millisecond before
+ * every timer the loop polls with timeout 0, dispatches, finds nothing due and goes round
+ * again. nta arms its timer for the next transaction deadline, and with many transactions
+ * (each answered UDP MESSAGE is kept for udp_retention_ms) one is nearly always less than a
+ * millisecond away: parleyd spun at tens of thousands of empty iterations a second for as
+ * long as retained transactions lasted, as much CPU again as the messages themselves
+ * (bench/RESULTS.md). So sofia's source gets a prepare of ours around sofia's own, which
+ * turns "ready" into "poll for at most 1 ms": check () (sofia's, unchanged) runs after the
+ * poll and finds the timer due, or the stack's sockets readable, and the dispatch follows.
+ *
+ * Messages queued for the stack (su_msg: every nua call, every nua event) are not delayed:
+ * sofia wakes the GMainContext when it queues the first one (su_port_wakeup ->
+ * g_main_context_wakeup), so that poll returns at once and check () finds them. The prepare
+ * cannot tell the two "ready"s apart (sofia 1.12.11 answers timeout 0 for both), and need not.
+ * A timer already due waits at most the 1 ms poll: nta's timers are in milliseconds anyway.
+ *
+ * The GSourceFuncs of a GSource is a public field of the struct (gmain.h); the copy keeps
+ * every other function of sofia's. */
+static GSourceFuncs sofia_source_funcs;
+static gboolean (*sofia_prepare) (GSource *source, gint *timeout);
+
+static gboolean
+prepare_sofia_source (GSource *source, gint *timeout)
+{
+  if (!sofia_prepare (source, timeout))
+    return FALSE;
+  *timeout = 1;
+  return FALSE;
+}
+
+static void
+round_up_sofia_timers (GSource *source)
+{
+  static gsize done = 0;
+  if (g_once_init_enter (&done)) {
+    sofia_source_funcs = *source->source_funcs;
+    sofia_prepare = sofia_source_funcs.prepare;
+    sofia_source_funcs.prepare = prepare_sofia_source;
+    g_once_init_leave (&done, 1);
+  }
+  if (source->source_funcs->prepare == sofia_prepare)
+    source->source_funcs = &sofia_source_funcs;
+}
+
 /* ---------------------------------------------------------------- config */
 
 void
@@ -1035,6 +1082,7 @@ prl_sip_agent_new (const PrlSipAgentConfig *config, const PrlSipAgentCallbacks *
    * fixes"). The stack's callbacks never iterate the loop (prl_sip_agent_free does, but only
    * from outside them), so allowing recursion changes nothing else. */
   g_source_set_can_recurse (su_glib_root_gsource (self->root), TRUE);
+  round_up_sofia_timers (su_glib_root_gsource (self->root));
   g_source_attach (su_glib_root_gsource (self->root), NULL);
 
   /* Port 0: pick one; another process may take it between the probe and the bind, so retry. */

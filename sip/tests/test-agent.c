@@ -274,6 +274,51 @@ test_busy (Fixture *f, gconstpointer data)
   g_assert_cmpuint (prl_sip_agent_stats (f->a)->pending_requests, ==, 0);
 }
 
+/* Polls with timeout 0 on the default context: GLib passes 0 when a source said "ready". */
+static guint zero_polls;
+
+static gint
+counting_poll (GPollFD *fds, guint nfds, gint timeout)
+{
+  if (timeout == 0)
+    zero_polls++;
+  return g_poll (fds, nfds, timeout);
+}
+
+static gboolean
+on_quiet_over (gpointer data)
+{
+  g_main_loop_quit (((Fixture *)data)->loop);
+  return G_SOURCE_REMOVE;
+}
+
+/* sofia's own GSource said "ready" for the last millisecond before each of its timers, so
+ * the loop spun (poll timeout 0, nothing due) until every answered transaction had gone:
+ * agent.c's prepare turns that into a 1 ms poll. Forty MESSAGEs leave forty transactions on
+ * each side, expiring after 100 ms (Timer J / K): count the zero-timeout polls meanwhile. */
+static void
+test_no_spin (Fixture *f, gconstpointer data)
+{
+  g_clear_pointer (&f->a, prl_sip_agent_free);
+  g_clear_pointer (&f->b, prl_sip_agent_free);
+  f->a = new_agent (f, NULL, 100);
+  f->b = new_agent (f, NULL, 100);
+  f->want_responses = 40;
+  for (guint i = 0; i < f->want_responses; i++) {
+    g_autoptr (PrlSipMessage) m = make_message (f, 100 + i, "tick");
+    send_guarded (f, f->a, m);
+  }
+  g_main_loop_run (f->loop);
+  g_assert_cmpuint (f->statuses->len, ==, 40);
+  zero_polls = 0;
+  g_main_context_set_poll_func (NULL, counting_poll);
+  g_timeout_add (400, on_quiet_over, f);
+  g_main_loop_run (f->loop);
+  g_main_context_set_poll_func (NULL, g_poll);
+  g_test_message ("%u polls with timeout 0 in 400 ms", zero_polls);
+  g_assert_cmpuint (zero_polls, <, 100);
+}
+
 static void
 test_refused (Fixture *f, gconstpointer data)
 {
@@ -652,6 +697,7 @@ main (int argc, char **argv)
   ADD ("/sip/agent/dedupe", test_dedupe);
   ADD ("/sip/agent/options", test_options);
   ADD ("/sip/agent/register", test_register);
+  ADD ("/sip/agent/no-spin", test_no_spin);
 #undef ADD
   g_test_add_func ("/sip/agent/bad-config", test_bad_config);
   g_test_add_func ("/sip/agent/port-in-use", test_port_in_use);
