@@ -190,8 +190,9 @@ prl_sip_codec_check_text (const char *what, const char *value, GError **error)
   return TRUE;
 }
 
-gboolean
-prl_sip_codec_check_uri (const char *what, const char *uri, GError **error)
+/* prl_sip_codec_check_uri () with the caller's scratch @home. */
+static gboolean
+check_uri_in (su_home_t *home, const char *what, const char *uri, GError **error)
 {
   if (uri == NULL || *uri == '\0')
     return invalid (error, what, "missing");
@@ -199,9 +200,7 @@ prl_sip_codec_check_uri (const char *what, const char *uri, GError **error)
     return FALSE;
   if (strpbrk (uri, "<> \t\"") != NULL)
     return invalid (error, what, "not a bare URI");
-  g_auto (TmpHome) tmp;
-  tmp_home_init (&tmp);
-  url_t *url = url_make (tmp.home, uri);
+  url_t *url = url_make (home, uri);
   if (url == NULL)
     return invalid (error, what, "unparsable URI");
   if (url->url_type != url_sip && url->url_type != url_sips && url->url_type != url_tel)
@@ -209,6 +208,14 @@ prl_sip_codec_check_uri (const char *what, const char *uri, GError **error)
   if (url->url_type != url_tel && (url->url_host == NULL || *url->url_host == '\0'))
     return invalid (error, what, "URI without host");
   return TRUE;
+}
+
+gboolean
+prl_sip_codec_check_uri (const char *what, const char *uri, GError **error)
+{
+  g_auto (TmpHome) tmp;
+  tmp_home_init (&tmp);
+  return check_uri_in (tmp.home, what, uri, error);
 }
 
 /* RFC 3261 §25.1: callid = word [ "@" word ]. */
@@ -234,11 +241,16 @@ prl_sip_codec_check_outgoing (const PrlSipMessage *m, GError **error)
   g_return_val_if_fail (m != NULL, FALSE);
   if (m->request_uri == NULL && m->to == NULL)
     return invalid (error, "Request-URI", "missing");
-  if (m->request_uri != NULL && !prl_sip_codec_check_uri ("Request-URI", m->request_uri, error))
+  /* One scratch home for every parse below. To is nearly always the Request-URI itself:
+   * the same string passed above, so it is not parsed twice. */
+  g_auto (TmpHome) tmp;
+  tmp_home_init (&tmp);
+  if (m->request_uri != NULL && !check_uri_in (tmp.home, "Request-URI", m->request_uri, error))
     return FALSE;
-  if (m->to != NULL && !prl_sip_codec_check_uri ("To", m->to, error))
+  if (m->to != NULL && g_strcmp0 (m->to, m->request_uri) != 0
+      && !check_uri_in (tmp.home, "To", m->to, error))
     return FALSE;
-  if (!prl_sip_codec_check_uri ("From", m->from, error))
+  if (!check_uri_in (tmp.home, "From", m->from, error))
     return FALSE;
   if (m->call_id != NULL && (!prl_sip_codec_check_text ("Call-ID", m->call_id, error)))
     return FALSE;
@@ -252,8 +264,6 @@ prl_sip_codec_check_outgoing (const PrlSipMessage *m, GError **error)
 
   /* Let sofia's own parsers judge the structured headers: what they cannot parse, nua
    * would silently drop or mangle. */
-  g_auto (TmpHome) tmp;
-  tmp_home_init (&tmp);
   if (m->content_type != NULL && sip_content_type_make (tmp.home, m->content_type) == NULL)
     return invalid (error, "Content-Type", "unparsable");
   if (m->content_language != NULL
