@@ -984,7 +984,7 @@ def summarise(results):
                 w = r["window"]
                 add("offpush_flush_rate_%d" % w, sysn, r["flush_rate"])
                 add("offpush_flush_cpu_us_%d" % w, sysn, r["cpu_us_per_msg_flush"])
-                add("offpush_bad_%d" % w, sysn, (r["stored"] - r["flushed"])
+                add("offpush_bad_%d" % w, sysn, (r["n"] - r["flushed"])
                     + (r["push"].get("out_of_order") or 0) + (r["push"].get("duplicates") or 0))
                 add("offpush_rx_busy_%d" % w, sysn, r["receiver_busy"])
                 add("offpush_park_rate", sysn, r["park_rate"])
@@ -1186,13 +1186,15 @@ def push_line(results, summary):
         p = r["push"]
         out.append("- W=%d rep %d: parked %d/%d at %s/s; REGISTER -> last SEND %.3f s (first after "
                    "%s s): %d of %d = %s/s; %s session(s), %d SEND frames, %d CPIM checked, %s, "
-                   "%d duplicates; parleyd + redis %s us/msg; receiver %s us/msg (busy %.0f%%), "
+                   "%d duplicates, %s; parleyd + redis %s us/msg; receiver %s us/msg (busy %.0f%%), "
                    "all processes %.0f%% of the machine%s"
                    % (r["window"], r["rep"], r["stored"], r["n"], _n(r["park_rate"]),
                       r["flush_s"], p.get("t_first"), r["flushed"], r["stored"],
                       _n(r["flush_rate"]), p.get("sessions"), p.get("frames", 0),
                       p.get("cpim_ok", 0), "in order" if r["in_order"] else
                       "%s out of order" % p.get("out_of_order"), p.get("duplicates") or 0,
+                   ("%d XMPP errors %s" % (r["xmpp_errors"], r.get("conditions")))
+                   if r["xmpp_errors"] else "no XMPP error",
                       "%s (%s + %s)" % (r["cpu_us_per_msg_flush"],
                                      r.get("cpu_us_per_msg_flush_parleyd"),
                                      r.get("cpu_us_per_msg_flush_redis")),

@@ -279,9 +279,11 @@ class RawClient:
         self.cmd("stats")
         return self.wait("stats", 5)
 
-    def send(self, to, rate, count, prefix="X"):
-        """Start sending; returns at once (wait_sent() for the end)."""
-        self.cmd("send", to=list(to), rate=rate, count=count, prefix=prefix)
+    def send(self, to, rate, count, prefix="X", mtype="chat"):
+        """Start sending; returns at once (wait_sent() for the end). mtype: the stanzas' type
+        (the offline MSRP-push variant sends 'normal': with [chat] enabled a 'chat' stanza
+        would open a chat session instead of a page-mode MESSAGE)."""
+        self.cmd("send", to=list(to), rate=rate, count=count, prefix=prefix, type=mtype)
 
     def wait_sent(self, timeout):
         return self.wait("sent", timeout)

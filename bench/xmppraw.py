@@ -10,8 +10,9 @@ gateways it measures (its own ceiling is measured in every run, client -> client
 Driven by JSON lines on stdin, answers JSON lines on stdout:
   {"op":"reset"}                                  clear the receive counters
   {"op":"stats"}                                  -> {"unique","total","errors","lat_ms":{...}}
-  {"op":"send","to":[jid,...],"rate":R,"count":N,"prefix":"X"}
+  {"op":"send","to":[jid,...],"rate":R,"count":N,"prefix":"X","type":"chat"}
                                                   send N messages round-robin at R/s
+                                                  (type: the stanzas' type, default chat)
                                                   -> {"event":"sent","sent","elapsed"}
   {"op":"quit"}
 Usage: xmppraw.py JID PASSWORD HOST PORT
@@ -140,7 +141,7 @@ class Client:
                     first=self.first, last=self.last)
 
     # ------------------------------------------------------------------ send
-    async def send(self, to, rate, count, prefix="X"):
+    async def send(self, to, rate, count, prefix="X", mtype="chat"):
         t0 = time.monotonic()
         sent = 0
         esc_to = [t.replace("&", "&amp;").replace("'", "&apos;") for t in to]
@@ -151,8 +152,8 @@ class Client:
                 wall = time.time()
                 parts = []
                 for i in range(sent, due):
-                    parts.append("<message type='chat' to='%s' id='b%d'><body>%s%d %.6f</body></message>"
-                                 % (esc_to[i % nto], i, prefix, i + 1, wall))
+                    parts.append("<message type='%s' to='%s' id='b%d'><body>%s%d %.6f</body></message>"
+                                 % (mtype, esc_to[i % nto], i, prefix, i + 1, wall))
                 self.w.write("".join(parts).encode())
                 sent = due
                 await self.w.drain()
@@ -194,7 +195,8 @@ async def main():
             emit(**c.stats())
         elif op == "send":
             async def run(cmd=cmd):
-                emit(**(await c.send(cmd["to"], cmd["rate"], cmd["count"], cmd.get("prefix", "X"))))
+                emit(**(await c.send(cmd["to"], cmd["rate"], cmd["count"], cmd.get("prefix", "X"),
+                                      cmd.get("type", "chat"))))
             sending = asyncio.ensure_future(run())
         elif op == "quit":
             break
