@@ -499,19 +499,26 @@ on_sip_session_end (PrlSipAgent *agent, guint64 session, const char *reason, gpo
 }
 
 /* After a burst the heap holds much freed memory (sofia keeps every answered UDP
- * transaction udp_retention_ms, then frees it): glibc keeps it mapped, so RSS would stay at
- * the burst's peak. malloc_trim() gives free pages back ([daemon] trim_interval_s). */
+ * transaction udp_retention_ms, then frees it), which the allocator would keep, so RSS would
+ * stay at the burst's peak: every [daemon] trim_interval_s it is given back - jemalloc (when
+ * parleyd is linked with it, meson -Dallocator) purges its arenas, glibc's malloc_trim()
+ * releases free pages. mallctl is a weak reference: NULL without jemalloc. */
+extern int mallctl (const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)
+    __attribute__ ((weak));
+
 static void
 trim_heap (PrlDaemon *self)
 {
-#ifdef __GLIBC__
   guint every = self->config->trim_interval_s;
   if (every == 0 || ++self->trim_ticks < every)
     return;
   self->trim_ticks = 0;
+  if (mallctl != NULL) {
+    mallctl ("arena.4096.purge", NULL, NULL, NULL, 0); /* 4096: MALLCTL_ARENAS_ALL */
+    return;
+  }
+#ifdef __GLIBC__
   malloc_trim (0);
-#else
-  (void)self;
 #endif
 }
 

@@ -63,6 +63,12 @@ apply_debug_domains (char **domains)
   g_setenv ("G_MESSAGES_DEBUG", joined, TRUE);
 }
 
+/* Read by jemalloc when parleyd is linked with it (meson -Dallocator), ignored otherwise:
+ * give freed pages back with MADV_DONTNEED at once rather than MADV_FREE, which leaves them
+ * counted in RSS until the kernel wants them (trim_heap in daemon.c purges regularly). */
+extern const char *malloc_conf;
+const char *malloc_conf = "muzzy_decay_ms:0";
+
 int
 main (int argc, char **argv)
 {
