@@ -252,7 +252,13 @@ class RawClient:
                 pass
         self.events.put({"event": "closed"})
 
+    FAIL_EVENTS = ("failed", "closed")   # events that end the client: wait() raises
+
+    def label(self):
+        return "raw XMPP client %s" % self.jid
+
     def wait(self, event, timeout):
+        """The next event named @event (others are skipped), or None after @timeout s."""
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -264,10 +270,11 @@ class RawClient:
                 return None
             if ev.get("event") == event:
                 return ev
-            if ev.get("event") in ("failed", "closed"):
-                raise RuntimeError("raw XMPP client %s: %s" % (self.jid, ev))
+            if ev.get("event") in self.FAIL_EVENTS:
+                raise RuntimeError("%s: %s" % (self.label(), ev))
 
     def cmd(self, op, **kw):
+        """Send a command; returns at once (wait() for its answer)."""
         self.p.stdin.write((json.dumps(dict(op=op, **kw)) + "\n").encode())
         self.p.stdin.flush()
 
@@ -400,25 +407,13 @@ class MsrpDriver:
 
     _reader = RawClient._reader
 
-    def wait(self, event, timeout):
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            try:
-                ev = self.events.get(timeout=left)
-            except queue.Empty:
-                return None
-            if ev.get("event") == event:
-                return ev
-            if ev.get("event") in ("error", "closed"):
-                raise RuntimeError("msrp driver %s: %s" % (self.name, ev))
+    FAIL_EVENTS = ("error", "closed")
 
-    def cmd(self, op, **kw):
-        """Send a command; returns at once (wait() for its answer)."""
-        self.p.stdin.write((json.dumps(dict(op=op, **kw)) + "\n").encode())
-        self.p.stdin.flush()
+    def label(self):
+        return "msrp driver %s" % self.name
+
+    wait = RawClient.wait
+    cmd = RawClient.cmd
 
     def stop(self):
         if self.p.poll() is None:

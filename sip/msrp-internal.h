@@ -44,45 +44,46 @@ typedef struct {
   char *message_id;
   char *content_type;
   GBytes *body;
-  gsize offset;      /* next byte to send */
+  gsize offset; /* next byte to send */
   gboolean success_report;
-  guint in_flight;   /* chunks sent and not answered */
-  gboolean queued;   /* in its connection's round-robin queue */
-  gboolean sent_last;/* the '$' chunk is built */
+  guint in_flight;    /* chunks sent and not answered */
+  gboolean queued;    /* in its connection's round-robin queue */
+  gboolean sent_last; /* the '$' chunk is built */
 } PrlMsrpOut;
 
 typedef struct {
   PrlMsrpStack *stack;
   guint64 id;
-  char *sid;          /* the session-id of our URI (key of by_sid) */
-  char *uri;          /* our session URI */
-  char *path;         /* our a=path: [Use-Path SP] uri */
-  char *to_path;      /* To-Path of what we send: [Use-Path SP] remote path */
-  char *remote_path;  /* the peer's a=path, NULL before start */
-  char *peer_from;    /* From-Path of the peer's last request (REPORTs go there) */
+  char *sid;         /* the session-id of our URI (key of by_sid) */
+  char *uri;         /* our session URI */
+  char *path;        /* our a=path: [Use-Path SP] uri */
+  char *to_path;     /* To-Path of what we send: [Use-Path SP] remote path */
+  char *remote_path; /* the peer's a=path, NULL before start */
+  char *peer_from;   /* From-Path of the peer's last request (REPORTs go there) */
   PrlMsrpSessionState state;
   gboolean active;
-  PrlMsrpConn *conn;  /* bound connection, or NULL */
-  GQueue waiting;     /* PrlMsrpOut* queued before the session is up, in order */
-  GHashTable *outs;   /* message_id -> PrlMsrpOut*, owned: not yet fully answered */
-  GHashTable *reports;/* message_ids awaiting a success REPORT */
-  PrlMsrpReasm *reasm;
-  guint timer;        /* passive: wait for the first frame */
+  PrlMsrpConn *conn; /* bound connection, or NULL */
+  GQueue waiting;    /* PrlMsrpOut* queued before the session is up, in order */
+  /* made on first use (an idle session keeps none: RSS per idle session) */
+  GHashTable *outs;    /* message_id -> PrlMsrpOut*, owned: not yet fully answered, or NULL */
+  GHashTable *reports; /* message_ids awaiting a success REPORT, or NULL */
+  PrlMsrpReasm *reasm; /* or NULL */
+  guint timer;         /* passive: wait for the first frame */
 } PrlMsrpSession;
 
 struct _PrlMsrpConn {
   PrlMsrpStack *stack;
   guint64 id;
-  char *key;            /* "host:port" for connections we opened, else NULL */
+  char *key; /* "host:port" for connections we opened, else NULL */
   gboolean is_relay;
   gboolean connecting;
   GSocketConnection *gconn;
   GSocket *socket;
   GSource *in_source, *out_source;
   GCancellable *cancel;
-  guint timer;          /* connect timeout; passive: first-frame timeout */
+  guint timer; /* connect timeout; passive: first-frame timeout */
   PrlMsrpParser *parser;
-  GByteArray *out;      /* bytes not yet written */
+  GByteArray *out; /* bytes not yet written */
   gsize out_off;
   GQueue rr;            /* PrlMsrpOut* with chunks left, borrowed */
   GHashTable *sessions; /* session ids bound (guint64*, borrowed from the sessions) */
@@ -93,8 +94,8 @@ struct _PrlMsrpConn {
 
 typedef struct {
   char *tid;
-  guint64 session;   /* 0 for AUTH */
-  char *message_id;  /* NULL: a bodiless SEND or AUTH */
+  guint64 session;  /* 0 for AUTH */
+  char *message_id; /* NULL: a bodiless SEND or AUTH */
   guint64 conn;
   guint timer;
   PrlMsrpStack *stack;
@@ -112,21 +113,21 @@ struct _PrlMsrpStack {
   gulong incoming_id;
   guint port;
   char *host;
-  GHashTable *sessions;   /* guint64* -> PrlMsrpSession*, owned */
-  GHashTable *by_sid;     /* session-id text (borrowed from the session) -> PrlMsrpSession* */
-  GHashTable *conns;      /* guint64* -> PrlMsrpConn*, owned */
-  GHashTable *txns;       /* tid -> PrlMsrpTxn*, owned */
+  GHashTable *sessions; /* guint64* -> PrlMsrpSession*, owned */
+  GHashTable *by_sid;   /* session-id text (borrowed from the session) -> PrlMsrpSession* */
+  GHashTable *conns;    /* guint64* -> PrlMsrpConn*, owned */
+  GHashTable *txns;     /* tid -> PrlMsrpTxn*, owned */
   guint64 next_session, next_conn;
-  GQueue notices;         /* pending callbacks */
+  GQueue notices; /* pending callbacks */
   guint notice_idle;
   gboolean dispatching, free_pending;
   /* relay client (msrp-relay.c) */
   PrlMsrpRelayState relay_state;
   PrlMsrpConn *relay_conn;
-  char *relay_base_uri;   /* our From-Path in AUTH */
+  char *relay_base_uri; /* our From-Path in AUTH */
   char *use_path;
   char *auth_tid;
-  guint relay_timer;      /* reconnect or re-AUTH */
+  guint relay_timer; /* reconnect or re-AUTH */
   guint relay_backoff_s;
 };
 
@@ -141,6 +142,12 @@ void prl_msrp_notice_relay (PrlMsrpStack *stack, gboolean ok);
 PrlMsrpSession *prl_msrp_session_get (PrlMsrpStack *stack, guint64 id);
 /* Ends a session: unsent and unanswered messages reported @status, on_closed with @reason
  * when not NULL; unbinds it and closes its connection when no other session uses it. */
+/* The session's tables, made on first use. */
+GHashTable *prl_msrp_session_outs (PrlMsrpSession *s);
+GHashTable *prl_msrp_session_reports (PrlMsrpSession *s);
+PrlMsrpReasm *prl_msrp_session_reasm (PrlMsrpStack *stack, PrlMsrpSession *s);
+/* The pending message @mid of @s, or NULL (also when nothing is pending). */
+PrlMsrpOut *prl_msrp_session_out (PrlMsrpSession *s, const char *mid);
 void prl_msrp_session_end (PrlMsrpStack *stack, PrlMsrpSession *s, guint status,
                            const char *reason);
 PrlMsrpAnchor *prl_msrp_anchor_ref (PrlMsrpAnchor *anchor);

@@ -41,7 +41,7 @@ out_fail (PrlMsrpStack *stack, PrlMsrpSession *s, PrlMsrpOut *o, guint status)
     prl_msrp_conn_unqueue_out (s->conn, o);
   g_queue_remove (&s->waiting, o);
   prl_msrp_notice_report (stack, s->id, o->message_id, status, FALSE);
-  g_hash_table_remove (s->outs, o->message_id);
+  g_hash_table_remove (prl_msrp_session_outs (s), o->message_id);
 }
 
 static gboolean
@@ -53,15 +53,15 @@ on_txn_timeout (gpointer data)
   PrlMsrpSession *s = prl_msrp_session_get (stack, t->session);
   g_autofree char *mid = g_strdup (t->message_id);
   g_hash_table_remove (stack->txns, t->tid);
-  PrlMsrpOut *o = s != NULL && mid != NULL ? g_hash_table_lookup (s->outs, mid) : NULL;
+  PrlMsrpOut *o = s != NULL ? prl_msrp_session_out (s, mid) : NULL;
   if (o != NULL)
     out_fail (stack, s, o, 408);
   return G_SOURCE_REMOVE;
 }
 
 void
-prl_msrp_txn_send (PrlMsrpStack *stack, PrlMsrpConn *conn, PrlMsrpFrame *frame,
-                   guint64 session, const char *message_id)
+prl_msrp_txn_send (PrlMsrpStack *stack, PrlMsrpConn *conn, PrlMsrpFrame *frame, guint64 session,
+                   const char *message_id)
 {
   PrlMsrpTxn *t = g_new0 (PrlMsrpTxn, 1);
   t->tid = g_strdup (frame->tid);
@@ -208,8 +208,8 @@ type_accepted (char **accept, const char *content_type)
     if (strcmp (a, "*") == 0 || g_ascii_strcasecmp (a, t) == 0)
       return TRUE;
     gsize al = strlen (a);
-    if (slash != NULL && al >= 2 && strcmp (a + al - 2, "/*") == 0
-        && (gsize)(slash - t) == al - 2 && g_ascii_strncasecmp (a, t, al - 2) == 0)
+    if (slash != NULL && al >= 2 && strcmp (a + al - 2, "/*") == 0 && (gsize)(slash - t) == al - 2
+        && g_ascii_strncasecmp (a, t, al - 2) == 0)
       return TRUE;
   }
   return FALSE;
@@ -237,8 +237,9 @@ on_send (PrlMsrpStack *stack, PrlMsrpConn *conn, PrlMsrpSession *s, PrlMsrpFrame
   }
   g_autoptr (GByteArray) out = NULL;
   g_autofree char *type = NULL;
-  switch (prl_msrp_reasm_add (s->reasm, mid, prl_msrp_frame_get (f, "Byte-Range"), f->flag, ct,
-                              &f->body, &out, &type)) {
+  switch (prl_msrp_reasm_add (prl_msrp_session_reasm (stack, s), mid,
+                              prl_msrp_frame_get (f, "Byte-Range"), f->flag, ct, &f->body, &out,
+                              &type)) {
   case PRL_MSRP_REASM_PENDING:
   case PRL_MSRP_REASM_ABORTED:
     respond (conn, f, 200, s->uri);
@@ -265,12 +266,12 @@ on_report (PrlMsrpStack *stack, PrlMsrpSession *s, PrlMsrpFrame *f)
 {
   const char *mid = prl_msrp_frame_get (f, "Message-ID");
   guint status = prl_msrp_status_parse (prl_msrp_frame_get (f, "Status"));
-  PrlMsrpOut *o = g_hash_table_lookup (s->outs, mid);
+  PrlMsrpOut *o = prl_msrp_session_out (s, mid);
   if (o != NULL && status >= 300) { /* a failure REPORT while chunks are still going out */
     out_fail (stack, s, o, status);
     return;
   }
-  if (g_hash_table_remove (s->reports, mid))
+  if (s->reports != NULL && mid != NULL && g_hash_table_remove (s->reports, mid))
     prl_msrp_notice_report (stack, s->id, mid, status, TRUE);
   /* REPORTs for unknown Message-IDs are ignored (§7.1.2) */
 }
@@ -294,7 +295,7 @@ on_response (PrlMsrpStack *stack, PrlMsrpConn *conn, PrlMsrpFrame *f)
       prl_msrp_session_end (stack, s, 503, "peer does not know the session (481)");
     return;
   }
-  PrlMsrpOut *o = g_hash_table_lookup (s->outs, mid);
+  PrlMsrpOut *o = prl_msrp_session_out (s, mid);
   if (o == NULL)
     return;
   if (f->status >= 300) {
@@ -305,7 +306,7 @@ on_response (PrlMsrpStack *stack, PrlMsrpConn *conn, PrlMsrpFrame *f)
   if (o->in_flight == 0 && o->sent_last) {
     prl_msrp_notice_report (stack, s->id, mid, 200, FALSE);
     if (o->success_report)
-      g_hash_table_add (s->reports, g_strdup (mid));
+      g_hash_table_add (prl_msrp_session_reports (s), g_strdup (mid));
     g_hash_table_remove (s->outs, mid);
   }
 }

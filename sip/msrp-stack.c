@@ -69,8 +69,7 @@ prl_msrp_anchor_unref (PrlMsrpAnchor *anchor)
     g_free (anchor);
 }
 
-static void
-stack_destroy (PrlMsrpStack *s);
+static void stack_destroy (PrlMsrpStack *s);
 
 static gboolean
 dispatch_notices (gpointer data)
@@ -152,8 +151,8 @@ prl_msrp_notice_message (PrlMsrpStack *stack, guint64 session, const char *messa
 }
 
 void
-prl_msrp_notice_report (PrlMsrpStack *stack, guint64 session, const char *message_id,
-                        guint status, gboolean report)
+prl_msrp_notice_report (PrlMsrpStack *stack, guint64 session, const char *message_id, guint status,
+                        gboolean report)
 {
   Notice *n = notice_push (stack, N_REPORT, session);
   n->message_id = g_strdup (message_id);
@@ -185,9 +184,9 @@ session_free (gpointer p)
   if (s->timer != 0)
     g_source_remove (s->timer);
   g_queue_clear (&s->waiting);
-  g_hash_table_unref (s->outs);
-  g_hash_table_unref (s->reports);
-  prl_msrp_reasm_free (s->reasm);
+  g_clear_pointer (&s->outs, g_hash_table_unref);
+  g_clear_pointer (&s->reports, g_hash_table_unref);
+  g_clear_pointer (&s->reasm, prl_msrp_reasm_free);
   g_free (s->sid);
   g_free (s->uri);
   g_free (s->path);
@@ -234,8 +233,7 @@ prl_msrp_stack_new (const PrlMsrpConfig *config, const PrlMsrpCallbacks *cb, gpo
   const char *bind = config->bind_address != NULL ? config->bind_address : "127.0.0.1";
   g_autoptr (GInetAddress) ia = g_inet_address_new_from_string (bind);
   if (ia == NULL) {
-    g_set_error (error, PRL_MSRP_ERROR, PRL_MSRP_ERROR_BIND, "bind address is not an IP: %s",
-                 bind);
+    g_set_error (error, PRL_MSRP_ERROR, PRL_MSRP_ERROR_BIND, "bind address is not an IP: %s", bind);
     return NULL;
   }
   g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (ia, (guint16)config->port);
@@ -257,8 +255,8 @@ prl_msrp_stack_new (const PrlMsrpConfig *config, const PrlMsrpCallbacks *cb, gpo
   s->config.host = g_strdup (config->host);
   s->config.accept_types = g_strdupv (config->accept_types);
   s->config.relay = g_strdup (config->relay);
-#define DEFAULT(field, value) \
-  if (s->config.field == 0)   \
+#define DEFAULT(field, value)                                                                      \
+  if (s->config.field == 0)                                                                        \
   s->config.field = (value)
   DEFAULT (max_message_size, 65536);
   DEFAULT (chunk_size, 2048);
@@ -374,9 +372,6 @@ prl_msrp_session_new (PrlMsrpStack *stack, GError **error)
                             stack->port, sid);
   s->path = stack->use_path != NULL ? g_strdup_printf ("%s %s", stack->use_path, s->uri)
                                     : g_strdup (s->uri);
-  s->outs = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, prl_msrp_out_free);
-  s->reports = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  s->reasm = prl_msrp_reasm_new (stack->config.max_message_size, PRL_MSRP_REASM_PENDING_MAX);
   g_queue_init (&s->waiting);
   g_hash_table_insert (stack->sessions, &s->id, s);
   /* the session-id part of the URI is the key: it is what a To-Path must name */
@@ -449,8 +444,8 @@ prl_msrp_session_start (PrlMsrpStack *stack, guint64 session, const char *remote
     return TRUE;
   }
   gboolean v6 = strchr (first->host, ':') != NULL;
-  g_autofree char *key = g_strdup_printf ("%s%s%s:%u", v6 ? "[" : "", first->host,
-                                          v6 ? "]" : "", first->port);
+  g_autofree char *key
+      = g_strdup_printf ("%s%s%s:%u", v6 ? "[" : "", first->host, v6 ? "]" : "", first->port);
   PrlMsrpConn *conn = prl_msrp_conn_find (stack, key);
   if (conn == NULL)
     conn = prl_msrp_conn_open (stack, first->host, first->port, FALSE);
@@ -480,11 +475,11 @@ prl_msrp_session_send (PrlMsrpStack *stack, guint64 session, const char *content
   do {
     g_free (o->message_id);
     o->message_id = prl_msrp_random_ident (PRL_MSRP_TID_LEN);
-  } while (g_hash_table_contains (s->outs, o->message_id));
+  } while (prl_msrp_session_out (s, o->message_id) != NULL);
   o->content_type = g_strdup (content_type);
   o->body = g_bytes_new (body, len);
   o->success_report = success_report;
-  g_hash_table_insert (s->outs, o->message_id, o);
+  g_hash_table_insert (prl_msrp_session_outs (s), o->message_id, o);
   if (s->state == SESSION_UP)
     prl_msrp_conn_queue_out (s->conn, o);
   else
@@ -493,8 +488,8 @@ prl_msrp_session_send (PrlMsrpStack *stack, guint64 session, const char *content
 }
 
 gboolean
-prl_msrp_session_report (PrlMsrpStack *stack, guint64 session, const char *message_id,
-                         gsize len, guint status)
+prl_msrp_session_report (PrlMsrpStack *stack, guint64 session, const char *message_id, gsize len,
+                         guint status)
 {
   PrlMsrpSession *s = prl_msrp_session_get (stack, session);
   if (s == NULL || s->state != SESSION_UP || message_id == NULL
@@ -518,14 +513,16 @@ prl_msrp_session_end (PrlMsrpStack *stack, PrlMsrpSession *s, guint status, cons
 {
   GHashTableIter it;
   gpointer v;
-  g_hash_table_iter_init (&it, s->outs);
-  while (g_hash_table_iter_next (&it, NULL, &v)) {
-    PrlMsrpOut *o = v;
-    if (s->conn != NULL)
-      prl_msrp_conn_unqueue_out (s->conn, o);
-    prl_msrp_notice_report (stack, s->id, o->message_id, status, FALSE);
+  if (s->outs != NULL) {
+    g_hash_table_iter_init (&it, s->outs);
+    while (g_hash_table_iter_next (&it, NULL, &v)) {
+      PrlMsrpOut *o = v;
+      if (s->conn != NULL)
+        prl_msrp_conn_unqueue_out (s->conn, o);
+      prl_msrp_notice_report (stack, s->id, o->message_id, status, FALSE);
+    }
+    g_hash_table_remove_all (s->outs);
   }
-  g_hash_table_remove_all (s->outs);
   g_queue_clear (&s->waiting);
   /* its transactions go too: nothing may answer into a dead session */
   g_hash_table_iter_init (&it, stack->txns);
@@ -550,4 +547,34 @@ prl_msrp_session_close (PrlMsrpStack *stack, guint64 session)
   PrlMsrpSession *s = prl_msrp_session_get (stack, session);
   if (s != NULL)
     prl_msrp_session_end (stack, s, 503, NULL);
+}
+
+GHashTable *
+prl_msrp_session_outs (PrlMsrpSession *s)
+{
+  if (s->outs == NULL)
+    s->outs = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, prl_msrp_out_free);
+  return s->outs;
+}
+
+GHashTable *
+prl_msrp_session_reports (PrlMsrpSession *s)
+{
+  if (s->reports == NULL)
+    s->reports = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  return s->reports;
+}
+
+PrlMsrpReasm *
+prl_msrp_session_reasm (PrlMsrpStack *stack, PrlMsrpSession *s)
+{
+  if (s->reasm == NULL)
+    s->reasm = prl_msrp_reasm_new (stack->config.max_message_size, PRL_MSRP_REASM_PENDING_MAX);
+  return s->reasm;
+}
+
+PrlMsrpOut *
+prl_msrp_session_out (PrlMsrpSession *s, const char *mid)
+{
+  return s->outs != NULL && mid != NULL ? g_hash_table_lookup (s->outs, mid) : NULL;
 }

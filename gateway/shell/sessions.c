@@ -310,6 +310,8 @@ do_accept (PrlSessions *self, const PrlChatOp *op)
   }
   g_autofree char *sdp = our_sdp (self, s->msrp, setup);
   prl_sip_agent_answer (self->sip, s->sip, 200, "OK", sdp);
+  g_clear_pointer (&s->offer_path, g_free); /* only needed to answer */
+  g_clear_pointer (&s->offer_setup, g_free);
   g_hash_table_insert (self->by_chat, &s->chat, s);
   g_hash_table_insert (self->by_sip, &s->sip, s);
   g_hash_table_insert (self->by_msrp, &s->msrp, s);

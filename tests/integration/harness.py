@@ -10,6 +10,7 @@ Run with /usr/bin/python3 (Debian's, which has slixmpp). A missing peer binary i
 not a skip: scripts/test installs every peer.
 """
 import atexit
+import calendar
 import json
 import os
 import queue
@@ -919,6 +920,18 @@ class Stack:
             if v.isdigit():
                 out[k] = int(v)
         return out
+
+
+def parse_stamp(stamp):
+    """XEP-0082 UTC stamp 2025-01-01T09:58:12.345Z -> seconds since the epoch (float)."""
+    if not stamp or not stamp.endswith("Z"):
+        return None
+    base, _, frac = stamp[:-1].partition(".")
+    try:
+        t = calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S"))
+    except ValueError:
+        return None
+    return t + (float("0." + frac) if frac.isdigit() else 0.0)
 
 
 def xmpp_delays(xml):

@@ -20,7 +20,6 @@ baresip each send juliet a non-ASCII message: parleyd parks both (202). The serv
 and juliet logs in: she gets each message once, from the phone's address, with a XEP-0203
 <delay/> from the gateway domain whose UTC stamp lies within the send time.
 Run on each XMPP server."""
-import calendar
 import signal
 import time
 
@@ -39,16 +38,6 @@ FROM_DAVE = "linphone offline – Grüße ☃"
 FROM_FRANK = "baresip offline – ça va ✓"
 
 
-def parse_stamp(stamp):
-    """XEP-0082 UTC stamp (2025-01-01T09:58:12.345Z) -> seconds since the epoch, or None."""
-    if not stamp or not stamp.endswith("Z"):
-        return None
-    base, _, frac = stamp[:-1].partition(".")
-    try:
-        t = calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S"))
-    except ValueError:
-        return None
-    return t + (float("0." + frac) if frac.isdigit() else 0.0)
 
 
 def queues(st):
@@ -169,7 +158,7 @@ def xmpp_client_offline(st, dave, frank):
         delays = [d for d in H.xmpp_delays(m["xml"]) if d[0] == H.SIP_DOMAIN]
         if c.check(len(delays) == 1, "%s: one XEP-0203 <delay/> from %s" % (who, H.SIP_DOMAIN),
                    H.xmpp_delays(m["xml"])):
-            t = parse_stamp(delays[0][1])
+            t = H.parse_stamp(delays[0][1])
             c.check(t is not None and t_first - 1 <= t <= t_last + 1,
                     "%s: delay stamp %s (UTC) within the send time" % (who, delays[0][1]),
                     (t, t_first, t_last))

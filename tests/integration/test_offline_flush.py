@@ -12,7 +12,6 @@ messages without an error stanza; bob's UAS REGISTERs (Kamailio replicates the R
 parleyd) and receives each MESSAGE, in order, with a Date: of first receipt (RFC 1123, within
 the send time), the original From (;gr=resource), Subject, Call-ID = thread and body.
 Afterwards nothing is left in the queue and the counters add up."""
-import calendar
 import email.utils
 import signal
 import time
@@ -24,16 +23,6 @@ JULIET = "juliet@" + H.XMPP_DOMAIN
 BOB = "bob@" + H.SIP_DOMAIN
 
 
-def parse_stamp(stamp):
-    """XEP-0082 UTC stamp 2025-01-01T09:58:12.345Z -> seconds since the epoch (float)."""
-    if not stamp or not stamp.endswith("Z"):
-        return None
-    base, _, frac = stamp[:-1].partition(".")
-    try:
-        t = calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S"))
-    except ValueError:
-        return None
-    return t + (float("0." + frac) if frac.isdigit() else 0.0)
 
 
 def queue_entry(st, owner):
@@ -95,7 +84,7 @@ def sip_to_xmpp(st):
         ours = [d for d in delays if d[0] == H.SIP_DOMAIN]
         if c.check(len(ours) == 1, "[%d] one <delay xmlns='urn:xmpp:delay'> from %s"
                    % (i, H.SIP_DOMAIN), delays):
-            t = parse_stamp(ours[0][1])
+            t = H.parse_stamp(ours[0][1])
             c.check(t is not None and t_first - 1 <= t <= t_last + 1,
                     "[%d] delay stamp %s (UTC) within the send time" % (i, ours[0][1]),
                     (t, t_first, t_last))
