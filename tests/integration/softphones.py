@@ -34,6 +34,25 @@ def wait_registered(stack, user, timeout=15.0):
     time.sleep(0.5)   # the 200 and the usrloc entry
 
 
+
+def free_port_pair():
+    """A free TCP/UDP port P whose P + 1 is free too (baresip binds SIP/TLS on P + 1 whatever
+    sip_transports says, and a test running beside it may hold that port)."""
+    for _ in range(50):
+        p = H.free_port()
+        ok = True
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            s = socket.socket(socket.AF_INET, kind)
+            try:
+                s.bind(("127.0.0.1", p + 1))
+            except OSError:
+                ok = False
+            finally:
+                s.close()
+        if ok:
+            return p
+    raise RuntimeError("no free port pair")
+
 class Baresip:
     """baresip 1.0 (baresip-core): text/plain MESSAGE only; 415 to message/cpim and isComposing.
     Sends to its *current contact* over ctrl_tcp; received MESSAGEs appear on stdout as
@@ -44,7 +63,7 @@ class Baresip:
         self.user = user
         self.dir = os.path.join(stack.dir, "baresip-" + user)
         os.makedirs(self.dir, exist_ok=True)
-        self.sip_port = H.free_port()
+        self.sip_port = free_port_pair()  # baresip 1.0 also listens for SIP/TLS on port + 1
         self.ctrl_port = H.free_port()
         with open(os.path.join(self.dir, "config"), "w") as f:
             f.write("poll_method\tepoll\n"
