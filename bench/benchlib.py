@@ -270,8 +270,12 @@ class RawClient:
                 return None
             if ev.get("event") == event:
                 return ev
-            if ev.get("event") in self.FAIL_EVENTS:
-                raise RuntimeError("%s: %s" % (self.label(), ev))
+            self.other_event(ev, event)
+
+    def other_event(self, ev, waiting_for):
+        """An event wait() skips; one of FAIL_EVENTS ends the client."""
+        if ev.get("event") in self.FAIL_EVENTS:
+            raise RuntimeError("%s: %s" % (self.label(), ev))
 
     def cmd(self, op, **kw):
         """Send a command; returns at once (wait() for its answer)."""
@@ -338,20 +342,12 @@ class Sink:
 
     _reader = RawClient._reader
 
-    def wait(self, event, timeout):
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            try:
-                ev = self.events.get(timeout=left)
-            except queue.Empty:
-                return None
-            if ev.get("event") == event:
-                return ev
-            if ev.get("event") == "closed" and event != "closed":
-                log("xmpp-sink %s: a component link closed" % self.name)
+    wait = RawClient.wait
+
+    def other_event(self, ev, waiting_for):
+        """A component link closing is logged, not fatal: the gateway reconnects."""
+        if ev.get("event") == "closed" and waiting_for != "closed":
+            log("xmpp-sink %s: a component link closed" % self.name)
 
     def _cmd(self, line):
         self.p.stdin.write((line + "\n").encode())

@@ -145,7 +145,7 @@ struct _PrlSipAgent {
   GHashTable *requests; /* guint64* request -> ClientReq* (owned) */
   GHashTable *dedupe;   /* key -> DedupeEntry* (owned; key is entry->key) */
   GQueue dedupe_order;  /* oldest first */
-  GHashTable *phrases;  /* interned reason phrases (see intern_phrase) */
+  GHashTable *phrases;  /* interned reason phrases (prl_sip_agent_phrase) */
   GQueue failures;      /* LocalFailure* */
   guint failure_idle;
   GHashTable *watches;     /* aor -> Watch* (owned) */
@@ -351,8 +351,8 @@ dedupe_add (PrlSipAgent *self, const char *key, guint64 txn)
  * later loop iteration (found by test: a freed phrase went out as garbage), so phrases live
  * as long as the agent. Distinct phrases are few (the core's error map); the table is capped
  * and beyond the cap the standard phrase, which is static in sofia, is used. */
-static const char *
-intern_phrase (PrlSipAgent *self, guint status, const char *reason)
+const char *
+prl_sip_agent_phrase (PrlSipAgent *self, guint status, const char *reason)
 {
   const char *std = sip_status_phrase ((int)status);
   if (reason == NULL || (std != NULL && strcmp (reason, std) == 0))
@@ -393,7 +393,7 @@ respond_on (PrlSipAgent *self, nua_handle_t *nh, nua_saved_event_t *saved, guint
         g_debug ("txn %" G_GUINT64_FORMAT ": Contact dropped: %s", extra->txn, error->message);
     }
   }
-  nua_respond (nh, (int)status, intern_phrase (self, status, reason),
+  nua_respond (nh, (int)status, prl_sip_agent_phrase (self, status, reason),
                NUTAG_WITH (saved != NULL ? nua_saved_event_request (saved)
                                          : nua_current_request (self->nua)),
                TAG_IF (retry_after != NULL, SIPTAG_RETRY_AFTER_STR (retry_after)),

@@ -49,7 +49,6 @@ struct _PrlSipInvites {
   GHashTable *sessions; /* guint64* id -> Session* (owned) */
   GQueue failures;      /* LocalFailure* */
   guint failure_idle;
-  GHashTable *phrases;  /* reason phrases handed to nua_respond (it keeps the pointer) */
 };
 
 static void
@@ -82,7 +81,6 @@ prl_sip_invites_new (PrlSipAgent *agent, nua_t *nua, PrlSipAgentStats *stats,
   inv->sessions
       = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, (GDestroyNotify)session_free);
   g_queue_init (&inv->failures);
-  inv->phrases = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   return inv;
 }
 
@@ -94,7 +92,6 @@ prl_sip_invites_free (PrlSipInvites *inv)
   g_clear_handle_id (&inv->failure_idle, g_source_remove);
   g_queue_clear_full (&inv->failures, (GDestroyNotify)local_failure_free);
   g_hash_table_unref (inv->sessions);
-  g_hash_table_unref (inv->phrases);
   g_free (inv->tcp_contact);
   g_free (inv);
 }
@@ -171,24 +168,12 @@ fail_later (PrlSipInvites *inv, guint status, const char *reason)
   return f->id;
 }
 
-/* nua_respond() sends later and does not copy the reason phrase: it must outlive the call.
- * Phrases are kept once each (a handful of distinct ones in practice); past MAX_PHRASES the
- * standard phrase of the status is used. */
-#define MAX_PHRASES 256
+/* nua_respond() keeps the phrase pointer until it sends: the agent keeps phrases for us. */
 static const char *
 intern_phrase (PrlSipInvites *inv, guint status, const char *reason)
 {
   g_autofree char *clean = prl_sip_codec_reason (status, reason);
-  char *kept = g_hash_table_lookup (inv->phrases, clean);
-  if (kept != NULL)
-    return kept;
-  if (g_hash_table_size (inv->phrases) >= MAX_PHRASES) {
-    const char *std = sip_status_phrase ((int)status);
-    return std != NULL ? std : "Failed";
-  }
-  kept = g_steal_pointer (&clean);
-  g_hash_table_add (inv->phrases, kept);
-  return kept;
+  return prl_sip_agent_phrase (inv->agent, status, clean);
 }
 
 /* ---------------------------------------------------------------- public calls */

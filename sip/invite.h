@@ -32,5 +32,9 @@ guint prl_sip_invites_count (PrlSipInvites *inv);
 
 /* The agent's accessor for the public calls. */
 PrlSipInvites *prl_sip_agent_invites (PrlSipAgent *agent);
+/* A reason phrase that outlives the call (nua_respond() keeps the pointer until it sends):
+ * @reason (already made safe by prl_sip_codec_reason) kept once by the agent, or the
+ * status's standard phrase once too many distinct phrases were seen. */
+const char *prl_sip_agent_phrase (PrlSipAgent *agent, guint status, const char *reason);
 
 G_END_DECLS

@@ -551,6 +551,11 @@ load_chat (Loader *l, PrlConfig *c)
   ch->msrp.max_message_size = get_uint (l, "chat", "max_message_bytes");
   ch->msrp.chunk_size = get_uint (l, "chat", "chunk_bytes");
   ch->max_size = ch->msrp.max_message_size;
+  /* what the chat core can deliver (chat.md §4, §5); a SEND of anything else gets 415, and
+   * RFC 4975 §13 wants message/cpim first from a CPIM gateway */
+  g_strfreev (ch->msrp.accept_types);
+  ch->msrp.accept_types
+      = g_strsplit ("message/cpim text/plain application/im-iscomposing+xml", " ", -1);
   k->chat_enabled = ch->enabled;
   k->chat_idle_timeout_s = get_uint (l, "chat", "idle_timeout_s");
   k->chat_queue_max = get_uint (l, "chat", "queue_max");

@@ -147,20 +147,13 @@ token_put (PrlSessions *self, guint64 msrp, const char *message_id, guint64 toke
 static char *
 our_sdp (PrlSessions *self, guint64 msrp, const char *setup)
 {
-  static char *types_cpim[]
-      = { "message/cpim", "text/plain", PRL_ISCOMPOSING_TYPE, NULL };
-  static char *types_plain[] = { "text/plain", PRL_ISCOMPOSING_TYPE, NULL };
   static char *wrapped[] = { "text/plain", PRL_ISCOMPOSING_TYPE, NULL };
   PrlSdpMsrp d = { 0 };
   d.host = (char *)prl_msrp_stack_host (self->msrp);
   d.port = prl_msrp_stack_port (self->msrp);
   d.path = (char *)prl_msrp_session_path (self->msrp, msrp);
-  /* RFC 4975 §13: a CPIM gateway lists message/cpim first */
-  d.accept_types = self->config->msrp.accept_types == NULL
-                       ? types_cpim
-                       : self->config->msrp.accept_types;
-  if (!self->config->enabled)
-    d.accept_types = types_plain;
+  /* what the stack takes (415 otherwise); message/cpim first: RFC 4975 §13 */
+  d.accept_types = self->config->msrp.accept_types;
   d.accept_wrapped_types = wrapped;
   d.setup = (char *)setup;
   d.max_size = self->config->max_size;

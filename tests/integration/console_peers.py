@@ -116,3 +116,25 @@ def register_instance(st, user, contact_port, instance):
                        stdin=subprocess.DEVNULL, capture_output=True, timeout=30, cwd=st.dir)
     if r.returncode != 0:
         raise RuntimeError("REGISTER %s with an instance failed: %s" % (user, r.stdout[-1500:]))
+
+
+def got_on_sip(msgs):
+    """MESSAGEs a sipp UAS got as [(kind, value, CPIM headers (dict) or None)]: kind "text"
+    (the body, unwrapped from CPIM), "state" (an isComposing state) or "other"."""
+    out = []
+    for m in msgs:
+        ct = (m.h("content-type") or "").lower()
+        text = m.text()
+        if ct.startswith("message/cpim"):
+            head, _, rest = text.partition("\r\n\r\n")
+            _, _, inner = rest.partition("\r\n\r\n")
+            hdrs = dict(l.split(": ", 1) for l in head.split("\r\n") if ": " in l)
+            out.append(("text", inner, hdrs))
+        elif ct.startswith("text/plain"):
+            out.append(("text", text, None))
+        elif ct.startswith("application/im-iscomposing+xml"):
+            st = re.search(r"<state>\s*(\w+)\s*</state>", text)
+            out.append(("state", st.group(1) if st else "?", None))
+        else:
+            out.append(("other", ct, None))
+    return out

@@ -179,6 +179,52 @@ def sip_originated(st, jul, bob, tag, relay_port=None):
             "[%s] the session is gone from sessions list" % tag, out)
 
 
+def hostile(st, jul, bob):
+    """Bad input on the SIP and MSRP legs: refused with the right answer, parleyd unharmed."""
+    c = st.checks
+    H.log("hostile: INVITEs parleyd cannot use, then bad MSRP on a live session")
+    bad_sdps = [("no MSRP m-line", b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\n"
+                 b"c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"),
+                ("garbage", b"\x00\xff not an SDP at all \r\n" * 40),
+                ("no a=path", b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1"
+                 b"\r\nt=0 0\r\nm=message 4000 TCP/MSRP *\r\na=accept-types:text/plain\r\n"),
+                ("30 KB", b"v=0\r\n" + b"a=x:" + b"y" * 30000 + b"\r\n")]
+    for what, sdp in bad_sdps:
+        sess = bob.invite("sip:" + JULIET, timeout=10, sdp=sdp)
+        status = sess.sip_final.status if sess.sip_final is not None else None
+        c.check(status is not None and 400 <= status < 500 and status != 408,
+                "INVITE with an unusable offer (%s) refused with a 4xx (%s)" % (what, status))
+    sess = bob.invite("sip:" + JULIET, timeout=10)
+    if not c.check(sess is not None and sess.established, "a good INVITE still works after them"):
+        return
+    # a SEND announcing more than max_message_bytes (131072): 413 on its first chunk
+    big = P.W.request("SEND", sess.to_path, [sess.local_uri],
+                      [("Message-ID", P.W.new_id()), ("Byte-Range", "1-10/99999999")],
+                      b"0123456789", "text/plain")
+    sess.send_frames([big])
+    r = sess.wait_response(big.tid, 10)
+    c.check(r is not None and r.status == 413, "a SEND whose total is over the limit -> 413",
+            r and r.status)
+    # a SEND for a content type outside accept-types: 415
+    odd = P.W.request("SEND", sess.to_path, [sess.local_uri],
+                      [("Message-ID", P.W.new_id()), ("Byte-Range", "1-3/3")], b"\x89PN",
+                      "image/png")
+    sess.send_frames([odd])
+    r = sess.wait_response(odd.tid, 10)
+    c.check(r is not None and r.status == 415, "a SEND of image/png -> 415", r and r.status)
+    # a frame with a broken end-line: the connection may go, parleyd must not
+    sess.send_raw(b"MSRP abcd1234 SEND\r\nTo-Path: " + sess.to_path[-1].encode() +
+                  b"\r\nFrom-Path: " + sess.local_uri.encode() +
+                  b"\r\nMessage-ID: m1\r\nByte-Range: 1-2/2\r\nContent-Type: text/plain\r\n"
+                  b"\r\nhi\r\n-------wrongtid$\r\n" + b"x" * 300000)
+    time.sleep(1.0)
+    c.check(st.parley_alive(), "parleyd alive after malformed MSRP input")
+    after = bob.invite("sip:" + JULIET, timeout=10)
+    c.check(after is not None and after.established, "and it still takes new sessions")
+    if after is not None and after.established:
+        after.bye()
+
+
 def refused(st, jul):
     c = st.checks
     H.log("a SIP user whose phone refuses MSRP gets page mode")
@@ -259,6 +305,7 @@ def run(st):
         sip_originated(st, jul, bob, "direct")
     finally:
         cap.stop()
+    hostile(st, jul, bob)
     capture_checks(st, cap, msrp_port)
     refused(st, jul)
     H.log("parleyd behind the Kamailio MSRP relay")

@@ -54,9 +54,14 @@ def run(st):
     up = [k for k, s in sessions.items() if s is not None and s.established]
     bad = [(k, s and s.sip_final and s.sip_final.start, s and s.state) for k, s in sessions.items() if k not in up]
     c.check(len(up) == N * N, "100 sessions established (%d)" % len(up), bad[:6])
-    rc, out, err = st.parleyctl("sessions", "list", as_json=True)
-    active = [x for x in out.get("sessions", []) if x.get("state") == "active"] \
-        if isinstance(out, dict) else []
+    deadline = time.monotonic() + 5
+    while True:  # the last ACKs may still be on their way
+        rc, out, err = st.parleyctl("sessions", "list", as_json=True)
+        active = [x for x in out.get("sessions", []) if x.get("state") == "active"] \
+            if isinstance(out, dict) else []
+        if len(active) >= N * N or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     c.eq(len(active), N * N, "parleyctl lists 100 active sessions")
     rss1 = rss_kib(st.parley.p.pid)
     H.log("parleyd RSS: %s KiB before, %s KiB with 100 sessions" % (rss0, rss1))
@@ -101,9 +106,15 @@ def run(st):
     gone = {xu: len([m for m in list(cl.messages) if m["body"] is None and "gone" in (m["xml"] or "")])
             for xu, cl in clients.items()}
     c.check(all(v >= N for v in gone.values()), "every XMPP user got a <gone/> per SIP user", gone)
-    rc, out, err = st.parleyctl("sessions", "list", as_json=True)
+    deadline = time.monotonic() + 5
+    while True:
+        rc, out, err = st.parleyctl("sessions", "list", as_json=True)
+        counters = st.parley_counters()
+        done = rc == 0 and out.get("sessions") == [] and counters.get("chat_closed_idle") == N * N
+        if done or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
     c.check(rc == 0 and out.get("sessions") == [], "parleyctl lists no session", out)
-    counters = st.parley_counters()
     c.check(counters.get("chat_closed_idle", 0) == N * N, "chat_closed_idle = 100",
             counters.get("chat_closed_idle"))
     c.check(st.parley_alive(), "parleyd still running")

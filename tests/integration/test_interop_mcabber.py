@@ -26,7 +26,7 @@ import time
 import xml.etree.ElementTree as ET
 
 import harness as H
-from console_peers import TmuxPeer, register_instance
+from console_peers import TmuxPeer, got_on_sip, register_instance
 
 CHATSTATES = "http://jabber.org/protocol/chatstates"
 
@@ -113,25 +113,6 @@ def expected_on_sip(sent, to):
                 out.append(("state", "active", False))
             elif state in ("paused", "inactive", "gone"):
                 out.append(("state", "idle", False))
-    return out
-
-
-def got_on_sip(msgs):
-    """MESSAGEs a sipp UAS got as [(kind, value, CPIM-wrapped)]."""
-    out = []
-    for m in msgs:
-        ct = (m.h("content-type") or "").lower()
-        text = m.text()
-        if ct.startswith("message/cpim"):
-            inner = text.split("\r\n\r\n", 2)[-1]
-            out.append(("text", inner, True))
-        elif ct.startswith("text/plain"):
-            out.append(("text", text, False))
-        elif ct.startswith("application/im-iscomposing+xml"):
-            st = re.search(r"<state>\s*(\w+)\s*</state>", text)
-            out.append(("state", st.group(1) if st else "?", False))
-        else:
-            out.append(("other", ct, False))
     return out
 
 
@@ -225,7 +206,7 @@ def body(st):
     want = expected_on_sip(sent, bob_jid)
     c.eq([w[:2] for w in want if w[0] == "text"], [("text", t) for t in texts],
          "mcabber's trace: the two bodies to bob, once each")
-    c.eq(got_on_sip(bob.messages()), want,
+    c.eq([(k, v, cpim is not None) for k, v, cpim in got_on_sip(bob.messages())], want,
          "bob got each body once (CPIM only with a receipt request) and one isComposing per "
          "state, in mcabber's order")
     acks = [s for s in sent if s.get("to", "").startswith("carol@")

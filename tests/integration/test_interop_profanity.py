@@ -24,7 +24,7 @@ import time
 import xml.etree.ElementTree as ET
 
 import harness as H
-from console_peers import TmuxPeer, register_instance
+from console_peers import TmuxPeer, got_on_sip, register_instance
 
 CHATSTATES = "http://jabber.org/protocol/chatstates"
 
@@ -62,27 +62,6 @@ def expected_on_sip(sent, to):
                 out.append(("state", "active", s))
             elif state in ("paused", "inactive", "gone"):
                 out.append(("state", "idle", s))
-    return out
-
-
-def got_on_sip(msgs):
-    """bob's MESSAGEs as [(kind, value, cpim headers or None)]."""
-    out = []
-    for m in msgs:
-        ct = (m.h("content-type") or "").lower()
-        text = m.text()
-        if ct.startswith("message/cpim"):
-            head, _, rest = text.partition("\r\n\r\n")
-            _, _, inner = rest.partition("\r\n\r\n")
-            hdrs = dict(l.split(": ", 1) for l in head.split("\r\n") if ": " in l)
-            out.append(("text", inner, hdrs))
-        elif ct.startswith("text/plain"):
-            out.append(("text", text, None))
-        elif ct.startswith("application/im-iscomposing+xml"):
-            st = re.search(r"<state>\s*(\w+)\s*</state>", text)
-            out.append(("state", st.group(1) if st else "?", None))
-        else:
-            out.append(("other", ct, None))
     return out
 
 
