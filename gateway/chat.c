@@ -301,10 +301,9 @@ prl_chat_i_close_chat (PrlChat *self, Chat *c, gboolean tell_xmpp, const char *c
 gboolean
 prl_chat_on_xmpp_control (PrlChat *self, const PrlXmppMessage *m, gint64 now_us, GPtrArray *out)
 {
-  if (self == NULL || !self->config->chat_enabled || m->from == NULL || m->to == NULL)
+  if (self == NULL || !self->config->chat_enabled || m->from == NULL || m->to == NULL
+      || (m->body != NULL && m->receipt_id == NULL)) /* a message: prl_chat_on_xmpp_message */
     return FALSE;
-  g_autofree char *key = pair_key (m->from, m->to);
-  Chat *c = g_hash_table_lookup (self->by_key, key);
   if (m->receipt_id != NULL) { /* §8: the XMPP user got a message that asked for a receipt */
     g_autofree char *rkey = g_strconcat ("x", m->receipt_id, NULL);
     Receipt *r = receipt_take (self, rkey);
@@ -320,7 +319,11 @@ prl_chat_on_xmpp_control (PrlChat *self, const PrlXmppMessage *m, gint64 now_us,
       return m->body == NULL;
     }
   }
-  if (c == NULL || m->body != NULL)
+  if (m->body != NULL || g_hash_table_size (self->by_key) == 0)
+    return FALSE;
+  g_autofree char *key = pair_key (m->from, m->to);
+  Chat *c = g_hash_table_lookup (self->by_key, key);
+  if (c == NULL)
     return FALSE;
   if (c->state != CHAT_ACTIVE) { /* chat states while inviting carry nothing yet */
     prl_chat_i_count (out, "chat_in_state_ignored");
