@@ -840,6 +840,22 @@ prl_sip_agent_shutdown (PrlSipAgent *self, PrlSipAgentDoneFunc done, gpointer us
 
 /* ---------------------------------------------------------------- nua events */
 
+/* RFC 3261 §20.19 delta-seconds: digits only; beyond 2^32-1 reads as 2^32-1. */
+static gboolean
+parse_expires (const char *s, guint *out)
+{
+  guint64 v = 0;
+  if (*s == '\0')
+    return FALSE;
+  for (; *s != '\0'; s++) {
+    if (!g_ascii_isdigit (*s))
+      return FALSE;
+    v = MIN (v * 10 + (guint64)(*s - '0'), (guint64)G_MAXUINT32);
+  }
+  *out = (guint)v;
+  return TRUE;
+}
+
 /* A REGISTER replicated by the SIP proxy (as msilo dumps on REGISTER): Parley is not the
  * registrar, it only learns that the user is reachable (expires > 0) or gone (0). Answered
  * 200 at once; the proxy ignores the answer to a replicated request. */
@@ -851,18 +867,20 @@ on_incoming_register (PrlSipAgent *self, nua_t *nua, nua_handle_t *nh, const sip
   char *aor = sip && sip->sip_to ? url_as_string (home, sip->sip_to->a_url) : NULL;
   char *contact = NULL;
   guint expires = 3600; /* RFC 3261 §10.2.1.1: default when neither says */
+  gboolean expires_ok = TRUE;
   if (sip && sip->sip_expires)
-    expires = (guint)sip->sip_expires->ex_delta;
+    expires = (guint)MIN (sip->sip_expires->ex_delta, G_MAXUINT32);
   if (sip && sip->sip_contact) {
     if (sip->sip_contact->m_url->url_type == url_any) { /* Contact: * (remove all) */
       expires = 0;
     } else {
       contact = url_as_string (home, sip->sip_contact->m_url);
       if (sip->sip_contact->m_expires)
-        expires = (guint)g_ascii_strtoull (sip->sip_contact->m_expires, NULL, 10);
+        expires_ok = parse_expires (sip->sip_contact->m_expires, &expires);
     }
   } /* no Contact: a query, which says nothing about reachability */
-  gboolean valid = aor != NULL && prl_sip_codec_check_uri ("To", aor, NULL)
+  /* A garbled expires parameter must not read as 0 (an unregistration) */
+  gboolean valid = expires_ok && aor != NULL && prl_sip_codec_check_uri ("To", aor, NULL)
                    && (contact == NULL || prl_sip_codec_check_uri ("Contact", contact, NULL));
   if (!valid) {
     self->stats.rx_malformed++;

@@ -207,6 +207,14 @@ check_uri_in (su_home_t *home, const char *what, const char *uri, GError **error
     return invalid (error, what, "not a sip:, sips: or tel: URI");
   if (url->url_type != url_tel && (url->url_host == NULL || *url->url_host == '\0'))
     return invalid (error, what, "URI without host");
+  if (url->url_user != NULL) { /* "bo%0D%0Ab": a line break once someone unescapes it */
+    gsize n = strlen (url->url_user);
+    g_autofree char *user = g_malloc (n + 1);
+    gsize len = url_unescape_to (user, url->url_user, n);
+    user[len] = '\0';
+    if (strlen (user) != len || !prl_sip_codec_check_text (what, user, NULL))
+      return invalid (error, what, "escaped control character in the user part");
+  }
   return TRUE;
 }
 

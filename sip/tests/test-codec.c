@@ -338,6 +338,25 @@ test_check_contact (void)
 }
 
 static void
+test_check_uri (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_assert_true (prl_sip_codec_check_uri ("To", "sip:bob@sip.example.net", &error));
+  g_assert_true (prl_sip_codec_check_uri ("To", "sip:b%40o%20b@sip.example.net", &error));
+  g_assert_true (prl_sip_codec_check_uri ("To", "tel:+15551234", &error));
+  g_assert_no_error (error);
+  /* escaped control characters in the user part, and a NUL that would cut it short */
+  const char *bad[] = { "sip:bo%0D%0Ab@sip.example.net", "sip:bo%0ab@sip.example.net",
+                        "sip:bo%00b@sip.example.net", "sip:bo%7Fb@sip.example.net",
+                        "http://x/", "sip:bob@", "<sip:bob@x>" };
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_assert_false (prl_sip_codec_check_uri ("To", bad[i], &error));
+    g_assert_error (error, PRL_SIP_ERROR, PRL_SIP_ERROR_INVALID);
+    g_clear_error (&error);
+  }
+}
+
+static void
 test_reason (void)
 {
   g_autofree char *a = prl_sip_codec_reason (202, "Accepted");
@@ -371,6 +390,7 @@ main (int argc, char **argv)
   g_test_add_func ("/sip/codec/check-text", test_check_text);
   g_test_add_func ("/sip/codec/check-outgoing", test_check_outgoing);
   g_test_add_func ("/sip/codec/check-contact", test_check_contact);
+  g_test_add_func ("/sip/codec/check-uri", test_check_uri);
   g_test_add_func ("/sip/codec/reason", test_reason);
   return g_test_run ();
 }

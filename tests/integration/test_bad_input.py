@@ -4,7 +4,7 @@
 SIP, raw UDP straight to parleyd: missing From (400), CR/LF smuggled into header values
 (percent-encoded CR LF in the From user -> 400; a bare CR inside Subject must never reach XMPP
 as a line break), unknown Content-Type (415 with Accept), body over max_message_bytes (413;
-the limit is 4000 in this test so the body fits one datagram), invalid Request-URIs (400/416).
+the limit is 4000 in this test so the body fits one datagram), invalid Request-URIs (400/416), replicated REGISTERs with a bad To, Contact or expires (400).
 XMPP, through the server: a non-canonically escaped JID (jid-malformed), CR/LF in subject
 (bad-request), type groupchat (feature-not-implemented). Then one message each way must go."""
 import signal
@@ -57,6 +57,26 @@ def sip_bad(st):
          H.sip_request("MESSAGE", "http://example.com/x", base("bad-ruri2"), b"hi"), (400, 416))
     send("Request-URI sip:xmpp.test (no user)",
          H.sip_request("MESSAGE", "sip:" + H.XMPP_DOMAIN, base("bad-ruri3"), b"hi"), (400, 404))
+    # REGISTERs as the proxy replicates them (offline.md §5): a bad one is refused, counted and
+    # never taken as a sign of the user (a garbled expires must not read as an unregistration)
+    def reg(callid, to, contact=None, extra=()):
+        h = [("From", "<%s>;tag=r1" % to), ("To", "<%s>" % to), ("Call-ID", callid),
+             ("CSeq", "1 REGISTER"), ("Max-Forwards", "70")]
+        if contact is not None:
+            h.append(("Contact", contact))
+        return H.sip_request("REGISTER", "sip:" + H.SIP_DOMAIN, h + list(extra))
+    send("REGISTER, To user with %0D%0A",
+         reg("bad-reg1", "sip:bo%%0D%%0Ab@%s" % H.SIP_DOMAIN, "<sip:bob@127.0.0.1:5099>"), 400)
+    send("REGISTER, Contact with a non-SIP scheme",
+         reg("bad-reg2", "sip:bob@%s" % H.SIP_DOMAIN, "<http://evil.example/x>"), 400)
+    send("REGISTER, Contact expires=abc",
+         reg("bad-reg3", "sip:bob@%s" % H.SIP_DOMAIN, "<sip:bob@127.0.0.1:5099>;expires=abc"), 400)
+    send("REGISTER, Contact expires beyond 2^32",
+         reg("bad-reg4", "sip:bob@%s" % H.SIP_DOMAIN,
+             "<sip:bob@127.0.0.1:5099>;expires=99999999999999999999999"), 200)
+    send("REGISTER, Contact: * with Expires: 0",
+         reg("bad-reg5", "sip:bob@%s" % H.SIP_DOMAIN, "*", [("Expires", "0")]), 200)
+    send("REGISTER without Contact (a query)", reg("bad-reg6", "sip:bob@%s" % H.SIP_DOMAIN), 200)
     c.check(st.parley_alive(), "parleyd alive after the bad SIP input")
     # every refusal was counted (SIGUSR1 logs the counters)
     st.parley.signal_group(signal.SIGUSR1)
