@@ -133,6 +133,14 @@ source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
   ls->pfd.revents = 0;
   if (connect_done)
     ls->is_tcp_pending = FALSE;
+  /* Acknowledge what arrives at once: toward a component, traffic is mostly one way (we
+   * seldom have data to carry the ACK), and a server with Nagle on holds its next stanza
+   * until the last one is acknowledged, i.e. for Linux's delayed-ACK time (up to 40 ms) if
+   * we delay. The flag does not stick (tcp(7)), hence before every read. */
+  if ((revents & G_IO_IN) && !ls->is_tcp_pending) {
+    int on = 1;
+    (void)setsockopt (ls->pfd.fd, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof on);
+  }
   xmpp_run_once (self->ctx, 0); /* may call on_conn_event and the stanza handlers */
 
   /* Input (or a finished TCP connect) may have made libstrophe or our handlers queue
