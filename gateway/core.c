@@ -19,8 +19,11 @@
  * Ownership: in-flight messages are owned by `requests`, waiting ones by their destination's
  * queue, pending transactions by `pending_by_id` (`pending_by_timer` borrows them).
  * Rules: mapping-docs/page-mode.md (the § numbers cited below), addressing.md, errors.md.
+ * Files: this one has the configuration, lifetime, XMPP -> SIP and the entry point; SIP -> XMPP
+ * is core-sip-in.c, known-offline parking and the offline/chat hosts core-offline.c; what the
+ * three share is gateway/core-internal.h.
  */
-#include "gateway/core.h"
+#include "gateway/core-internal.h"
 
 #include "gateway/addr-map.h"
 #include "gateway/error-map.h"
@@ -32,70 +35,6 @@
 #include <string.h>
 
 #define DEFAULT_PART_MARKER "[%u/%u] "
-
-typedef struct {
-  guint64 seq; /* also the timer id */
-  guint64 txn;
-  char *xmpp_id;
-  char *to_jid; /* the recipient: only it may bounce the message */
-  /* offline_enabled: what to park if it bounces (offline.md §4b), kept as the few fields
-   * stored_from_stanza() needs and turned into a PrlStoredMessage only on a bounce: nearly
-   * every message is answered 202 and building the record for each cost a dozen
-   * allocations per message (bench/RESULTS.md, "Profile and fixes"). */
-  gboolean is_parkable;
-  char *from_jid, *lang, *subject, *thread, *body, *call_id;
-  gint64 received_us;
-  char *sender_uri; /* ... and the notice's addresses */
-  char *target_uri;
-} Pending;
-
-typedef enum {
-  OUT_PAGE,   /* a relayed stanza: failures answer its sender */
-  OUT_FLUSH,  /* a parked message being flushed: outcome to offline.c (token) */
-  OUT_NOTICE, /* a stored_notice MESSAGE: fire and forget */
-  OUT_NOTIFY, /* an IMDN or isComposing (interop.c): fire and forget, a 415 is remembered */
-} OutKind;
-
-typedef struct {
-  char *from_jid; /* the original stanza, for the error we may owe its sender */
-  char *to_jid;
-  char *id;
-  char *dest;          /* request URI: the queue key */
-  PrlSipMessage *tmpl; /* headers of every part, no body */
-  char *body;
-  gsize len;
-  GArray *cuts;    /* message-map.c plan */
-  guint next;      /* next part to send, 1-based */
-  guint64 request; /* the request id of every part (0 until part 1 is sent) */
-  OutKind kind;
-  guint64 token;      /* OUT_FLUSH: offline.c's token */
-  gboolean parkable;  /* normal/chat/no type with a body (offline.md §4c) */
-  char *thread;       /* the stanza's thread, kept for a park */
-  char *plain;        /* body is a CPIM wrap of this (receipts.md §4: resent on a 415) */
-  gint64 received_us; /* when the stanza arrived */
-} OutMsg;
-
-typedef struct {
-  GQueue waiting; /* OutMsg*, owned */
-  guint active;   /* messages in flight */
-} Dest;
-
-struct _PrlCore {
-  PrlCoreConfig config;
-  gboolean link_up;
-  guint64 next_seq;                /* XMPP ids, generated Call-IDs, timer ids */
-  guint64 next_request;            /* ids of the SIP requests we send */
-  GHashTable *pending_by_id;       /* char* xmpp id -> Pending*, owned */
-  GHashTable *pending_by_timer;    /* guint64* seq -> Pending*, borrowed */
-  GHashTable *requests;            /* guint64* request id -> OutMsg*, owned */
-  GHashTable *dests;               /* char* request URI -> Dest*, owned */
-  guint queued;                    /* OutMsg waiting in all destination queues */
-  const PrlCoreConfig *config_ref; /* &config, for offline.c */
-  PrlOffline *offline;             /* offline policy state (offline.c) */
-  PrlChat *chat;                   /* chat sessions (chat.c) */
-  gint64 now_us;                   /* the current event's time (for paths without one) */
-  PrlInterop *interop;             /* receipts, isComposing, caps cache (interop.c) */
-};
 
 /* ---------------------------------------------------------------- configuration */
 
@@ -220,8 +159,8 @@ pending_free (Pending *p)
   g_free (p);
 }
 
-static void
-out_msg_free (OutMsg *m)
+void
+prl_core_i_out_msg_free (OutMsg *m)
 {
   if (m == NULL)
     return;
@@ -242,17 +181,9 @@ dest_free (Dest *d)
 {
   if (d == NULL)
     return;
-  g_queue_clear_full (&d->waiting, (GDestroyNotify)out_msg_free);
+  g_queue_clear_full (&d->waiting, (GDestroyNotify)prl_core_i_out_msg_free);
   g_free (d);
 }
-
-static const PrlOfflineHost offline_host; /* below, with the XMPP -> SIP code */
-static gboolean park_known_offline (PrlCore *self, OutMsg *msg, const char *owner, gint64 now_us,
-                                    GPtrArray *out);
-static void park_behind (PrlCore *self, const OutMsg *failed, gint64 now_us, GPtrArray *out);
-static void back_online (PrlCore *self, const OutMsg *msg, gint64 now_us, GPtrArray *out);
-static void start_flush_now (PrlCore *self, OutMsg *msg, GPtrArray *out);
-static const PrlChatHost chat_host;       /* below, with the XMPP -> SIP code */
 
 PrlCore *
 prl_core_new (const PrlCoreConfig *config)
@@ -264,12 +195,12 @@ prl_core_new (const PrlCoreConfig *config)
   self->pending_by_id
       = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)pending_free);
   self->pending_by_timer = g_hash_table_new (g_int64_hash, g_int64_equal);
-  self->requests
-      = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, (GDestroyNotify)out_msg_free);
+  self->requests = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+                                          (GDestroyNotify)prl_core_i_out_msg_free);
   self->dests = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)dest_free);
   self->config_ref = &self->config;
-  self->offline = prl_offline_new (self, &offline_host, &self->config_ref);
-  self->chat = prl_chat_new (&self->config, &chat_host, self);
+  self->offline = prl_offline_new (self, &prl_core_i_offline_host, &self->config_ref);
+  self->chat = prl_chat_new (&self->config, &prl_core_i_chat_host, self);
   self->interop = prl_interop_new (&self->config);
   return self;
 }
@@ -325,17 +256,17 @@ prl_core_queued (PrlCore *self)
 
 /* ---------------------------------------------------------------- action helpers */
 
-static void
-count (GPtrArray *out, const char *counter)
+void
+prl_core_i_count (GPtrArray *out, const char *counter)
 {
   PrlAction *a = prl_action_new (PRL_ACTION_COUNT);
   a->counter = counter;
   g_ptr_array_add (out, a);
 }
 
-static void
-respond (GPtrArray *out, guint64 txn, guint status, const char *reason, guint retry_after_s,
-         const char *accept, const char *contact)
+void
+prl_core_i_respond (GPtrArray *out, guint64 txn, guint status, const char *reason,
+                    guint retry_after_s, const char *accept, const char *contact)
 {
   PrlAction *a = prl_action_new (PRL_ACTION_SIP_RESPOND);
   a->respond.txn = txn;
@@ -348,12 +279,12 @@ respond (GPtrArray *out, guint64 txn, guint status, const char *reason, guint re
 }
 
 /* Rejects a received MESSAGE: one response and its counter. */
-static void
-reject_sip (GPtrArray *out, guint64 txn, guint status, const char *reason, guint retry_after_s,
-            const char *accept, const char *counter)
+void
+prl_core_i_reject_sip (GPtrArray *out, guint64 txn, guint status, const char *reason,
+                       guint retry_after_s, const char *accept, const char *counter)
 {
-  respond (out, txn, status, reason, retry_after_s, accept, NULL);
-  count (out, counter);
+  prl_core_i_respond (out, txn, status, reason, retry_after_s, accept, NULL);
+  prl_core_i_count (out, counter);
 }
 
 /* An error stanza back to the sender of @from/@to/@id (RFC 6120 §8.3: swap, copy the id). */
@@ -387,19 +318,19 @@ reject_xmpp (GPtrArray *out, const PrlXmppMessage *m, const char *condition, con
              const char *text, const char *counter)
 {
   xmpp_error (out, m->from, m->to, m->id, condition, type, text);
-  count (out, counter);
+  prl_core_i_count (out, counter);
 }
 
-static gboolean
-has_scheme (const char *uri, const char *scheme)
+gboolean
+prl_core_i_has_scheme (const char *uri, const char *scheme)
 {
   gsize n = strlen (scheme);
   return uri != NULL && g_ascii_strncasecmp (uri, scheme, n) == 0 && uri[n] == ':';
 }
 
 /* Bare JIDs equal (ASCII case-insensitively: servers have normalised the rest)? */
-static gboolean
-same_bare_jid (const char *a, const char *b)
+gboolean
+prl_core_i_same_bare_jid (const char *a, const char *b)
 {
   if (a == NULL || b == NULL)
     return FALSE;
@@ -408,317 +339,6 @@ same_bare_jid (const char *a, const char *b)
   gsize la = sa != NULL ? (gsize)(sa - a) : strlen (a);
   gsize lb = sb != NULL ? (gsize)(sb - b) : strlen (b);
   return la == lb && g_ascii_strncasecmp (a, b, la) == 0;
-}
-
-/* ---------------------------------------------------------------- SIP -> XMPP */
-
-/* page-mode.md §3: body outcome -> response, reason, counter. */
-static void
-reject_body (GPtrArray *out, guint64 txn, PrlBodyStatus status)
-{
-  switch (status) {
-  case PRL_BODY_EMPTY:
-    reject_sip (out, txn, 400, "Empty body", 0, NULL, "sip_in_rejected_empty");
-    break;
-  case PRL_BODY_UNSUPPORTED:
-    reject_sip (out, txn, 415, "Unsupported Media Type", 0, PRL_MESSAGE_MAP_ACCEPT,
-                "sip_in_rejected_415");
-    break;
-  case PRL_BODY_UNKNOWN_CHARSET:
-    reject_sip (out, txn, 415, "Unsupported charset", 0, PRL_MESSAGE_MAP_ACCEPT,
-                "sip_in_rejected_415");
-    break;
-  case PRL_BODY_BAD_CPIM:
-    reject_sip (out, txn, 400, "Malformed message/cpim body", 0, NULL, "sip_in_rejected_cpim");
-    break;
-  case PRL_BODY_BAD_ENCODING:
-    reject_sip (out, txn, 400, "Body not valid in its charset", 0, NULL,
-                "sip_in_rejected_encoding");
-    break;
-  case PRL_BODY_ILLEGAL_CHAR:
-    reject_sip (out, txn, 400, "Body has characters XML forbids", 0, NULL, "sip_in_rejected_char");
-    break;
-  case PRL_BODY_TOO_BIG:
-    reject_sip (out, txn, 413, "Message too large", 0, NULL, "sip_in_rejected_413");
-    break;
-  case PRL_BODY_OK:
-    g_assert_not_reached ();
-  }
-}
-
-static gboolean
-text_is_xml_safe (const char *s)
-{
-  return s != NULL && prl_message_map_check_xml_text (s, strlen (s)) == PRL_BODY_OK;
-}
-
-/* offline.md §4a: what a relayed MESSAGE would be parked as. */
-static PrlStoredMessage *
-stored_from_stanza (PrlCore *self, const PrlXmppMessage *x, const char *call_id, const char *target,
-                    gint64 now_us)
-{
-  PrlStoredMessage *s = prl_stored_message_new ();
-  g_autofree char *owner = prl_offline_owner_xmpp (x->to);
-  const char *slash = strchr (x->to, '/');
-  s->id = g_strdup (x->id);
-  s->to = slash != NULL ? g_strndup (x->to, (gsize)(slash - x->to)) : g_strdup (x->to);
-  s->from = g_strdup (x->from);
-  s->kind = g_strdup ("page");
-  s->content_type = g_strdup (PRL_MESSAGE_MAP_CONTENT_TYPE);
-  s->body = g_strdup (x->body);
-  s->body_len = strlen (x->body);
-  s->lang = g_strdup (x->lang);
-  s->subject = g_strdup (x->subject);
-  s->thread = g_strdup (x->thread);
-  s->origin = g_strdup ("sip");
-  s->original_id = g_strdup (call_id);
-  s->original_to = g_strdup (target);
-  prl_offline_stamp (self->offline, s, owner, now_us);
-  return s;
-}
-
-static void
-on_sip_message (PrlCore *self, const PrlSipMessage *m, gint64 now_us, GPtrArray *out)
-{
-  const PrlCoreConfig *cfg = &self->config;
-
-  /* §1, offline.md §4a: with the store up the message is parked instead */
-  gboolean park_now = !self->link_up && prl_offline_can_park (self->offline);
-  if (!self->link_up && !park_now) {
-    reject_sip (out, m->txn, 503, "XMPP link down", cfg->retry_after_s, NULL,
-                "sip_in_rejected_link_down");
-    return;
-  }
-  if (has_scheme (m->request_uri, "sips") || has_scheme (m->to, "sips")) { /* §2 */
-    reject_sip (out, m->txn, 403, "SIPS not gatewayed", 0, NULL, "sip_in_rejected_sips");
-    return;
-  }
-  const char *target = m->request_uri != NULL ? m->request_uri : m->to;
-  if (m->from == NULL || target == NULL) {
-    reject_sip (out, m->txn, 400, "Missing From or To", 0, NULL, "sip_in_rejected_address");
-    return;
-  }
-  g_autofree char *from_jid = NULL;
-  g_autofree char *to_jid = NULL;
-  PrlAddrError aerr = { 0 };
-  if (!prl_addr_sip_to_xmpp (cfg, m->from, target, &from_jid, &to_jid, &aerr)) { /* §2 */
-    guint status = aerr.sip_status >= 400 && aerr.sip_status <= 699 ? aerr.sip_status : 400;
-    reject_sip (out, m->txn, status, aerr.text != NULL ? aerr.text : "Bad address", 0, NULL,
-                "sip_in_rejected_address");
-    return;
-  }
-  /* receipts.md §3, §5, §6: Content-Encoding, IMDN and isComposing bodies */
-  g_autoptr (PrlSipMessage) decoded = NULL;
-  if (prl_interop_sip_in (self->interop, cfg, m, from_jid, to_jid, self->link_up, now_us,
-                          &decoded, out))
-    return;
-  if (decoded != NULL)
-    m = decoded;
-
-  g_autofree char *text = NULL;
-  g_autofree char *cpim_subject = NULL;
-  PrlBodyStatus bs = prl_message_map_sip_body (m->content_type, m->body, m->body_len,
-                                               cfg->max_message_bytes, &text, &cpim_subject);
-  if (bs != PRL_BODY_OK) { /* §3, §4 */
-    reject_body (out, m->txn, bs);
-    return;
-  }
-  if (m->subject != NULL && !text_is_xml_safe (m->subject)) { /* §5 */
-    reject_sip (out, m->txn, 400, "Subject has characters XML forbids", 0, NULL,
-                "sip_in_rejected_char");
-    return;
-  }
-  guint waiting
-      = park_now ? prl_offline_requests (self->offline) : g_hash_table_size (self->pending_by_id);
-  if ((park_now || cfg->bounce_window_ms > 0) && waiting >= cfg->max_pending) { /* §6 */
-    reject_sip (out, m->txn, 503, "Too many pending messages", cfg->retry_after_s, NULL,
-                "sip_in_rejected_busy");
-    return;
-  }
-
-  /* §5: field by field (RFC 7572 Table 2) */
-  guint64 seq = ++self->next_seq;
-  PrlXmppMessage *x = prl_xmpp_message_new ();
-  x->from = g_steal_pointer (&from_jid);
-  x->to = g_steal_pointer (&to_jid);
-  x->id = g_strdup_printf ("%s-%" G_GUINT64_FORMAT, cfg->id_prefix, seq);
-  x->type = g_strdup ("normal");
-  if (prl_message_map_lang_is_valid (m->content_language))
-    x->lang = g_strdup (m->content_language);
-  x->subject = g_strdup (m->subject != NULL ? m->subject : cpim_subject);
-  if (m->call_id != NULL && *m->call_id != '\0' && text_is_xml_safe (m->call_id))
-    x->thread = g_strdup (m->call_id);
-  x->body = g_steal_pointer (&text);
-  prl_interop_sip_decorate (self->interop, cfg, m, target, x, now_us); /* receipts.md §1 */
-
-  if (park_now) { /* offline.md §4a */
-    PrlOfflineParkCtx *ctx = g_new0 (PrlOfflineParkCtx, 1);
-    ctx->kind = PRL_OFFLINE_PARK_SIP;
-    ctx->txn = m->txn;
-    ctx->fail_status = 503;
-    ctx->fail_reason = g_strdup ("XMPP link down");
-    ctx->fail_retry_after_s = cfg->retry_after_s;
-    ctx->fail_counter = "sip_in_rejected_link_down";
-    ctx->notice_from = g_strdup (target);
-    ctx->notice_to = g_strdup (m->from);
-    prl_offline_park (self->offline, stored_from_stanza (self, x, m->call_id, target, now_us), ctx,
-                      now_us, out);
-    prl_xmpp_message_free (x);
-    return;
-  }
-
-  PrlAction *send = prl_action_new (PRL_ACTION_XMPP_SEND);
-  send->xmpp = x;
-  g_ptr_array_add (out, send);
-
-  if (cfg->bounce_window_ms == 0) { /* §6 */
-    respond (out, m->txn, 202, "Accepted", 0, NULL, NULL);
-    count (out, "sip_in_relayed");
-    return;
-  }
-  Pending *p = g_new0 (Pending, 1);
-  p->seq = seq;
-  p->txn = m->txn;
-  p->xmpp_id = g_strdup (x->id);
-  p->to_jid = g_strdup (x->to);
-  if (cfg->offline_enabled) { /* offline.md §4b */
-    p->is_parkable = TRUE;
-    p->from_jid = g_strdup (x->from);
-    p->lang = g_strdup (x->lang);
-    p->subject = g_strdup (x->subject);
-    p->thread = g_strdup (x->thread);
-    p->body = g_strdup (x->body);
-    p->call_id = g_strdup (m->call_id);
-    p->received_us = now_us;
-    p->sender_uri = g_strdup (m->from);
-    p->target_uri = g_strdup (target);
-  }
-  g_hash_table_replace (self->pending_by_id, p->xmpp_id, p);
-  g_hash_table_replace (self->pending_by_timer, &p->seq, p);
-
-  PrlAction *timer = prl_action_new (PRL_ACTION_TIMER);
-  timer->timer.id = seq;
-  timer->timer.ms = cfg->bounce_window_ms;
-  g_ptr_array_add (out, timer);
-}
-
-static void
-drop_pending (PrlCore *self, Pending *p)
-{
-  g_hash_table_remove (self->pending_by_timer, &p->seq);
-  g_hash_table_remove (self->pending_by_id, p->xmpp_id); /* frees p */
-}
-
-static void
-on_timer (PrlCore *self, guint64 id, gint64 now_us, GPtrArray *out)
-{
-  Pending *p = g_hash_table_lookup (self->pending_by_timer, &id);
-  if (p == NULL) {
-    prl_offline_on_timer (self->offline, id, now_us, out); /* offline.md §6 */
-    return; /* else already answered by a bounce or a link loss */
-  }
-  respond (out, p->txn, 202, "Accepted", 0, NULL, NULL); /* §6 */
-  count (out, "sip_in_relayed");
-  drop_pending (self, p);
-}
-
-/* A 3xx Contact from a gone/redirect address: kept only if it is one clean URI token. */
-static char *
-contact_from_detail (const char *detail)
-{
-  if (detail == NULL || *detail == '\0' || !prl_message_map_header_is_safe (detail))
-    return NULL;
-  for (const char *p = detail; *p != '\0'; p++)
-    if (strchr (" \t<>\"", *p) != NULL)
-      return NULL;
-  return strchr (detail, ':') != NULL ? g_strdup (detail) : g_strconcat ("xmpp:", detail, NULL);
-}
-
-/* §7: an error stanza for a message we relayed. */
-static void
-on_xmpp_error (PrlCore *self, const PrlXmppMessage *m, gint64 now_us, GPtrArray *out)
-{
-  Pending *p = m->id != NULL ? g_hash_table_lookup (self->pending_by_id, m->id) : NULL;
-  if (p == NULL || !same_bare_jid (m->from, p->to_jid)) {
-    if (prl_chat_on_xmpp_error (self->chat, m, now_us, out)) /* chat.md §11 */
-      return;
-    if (prl_offline_on_xmpp_error (self->offline, m, now_us, out)) /* offline.md §6 */
-      return;
-    count (out, "xmpp_late_bounce"); /* §7: never answer an error with an error */
-    return;
-  }
-  const char *condition = m->error_condition != NULL ? m->error_condition : "undefined-condition";
-  gboolean has_address = m->error_detail != NULL && *m->error_detail != '\0';
-  guint status = prl_error_xmpp_to_sip (condition, prl_addr_jid_is_full (m->from), has_address);
-  if (status < 300 || status > 699)
-    status = 500;
-  const char *reason = prl_sip_reason_phrase (status);
-  if (m->error_text != NULL && *m->error_text != '\0'
-      && prl_message_map_header_is_safe (m->error_text))
-    reason = m->error_text;
-  g_autofree char *contact = NULL;
-  if (status >= 300 && status < 400)
-    contact = contact_from_detail (m->error_detail);
-  if (p->is_parkable && prl_offline_condition_is_offline (condition)
-      && prl_offline_can_park (self->offline)) { /* offline.md §4b */
-    const PrlXmppMessage relayed = { .from = p->from_jid,
-                                     .to = p->to_jid,
-                                     .id = p->xmpp_id,
-                                     .lang = p->lang,
-                                     .subject = p->subject,
-                                     .thread = p->thread,
-                                     .body = p->body };
-    PrlStoredMessage *stored
-        = stored_from_stanza (self, &relayed, p->call_id, p->target_uri, p->received_us);
-    PrlOfflineParkCtx *ctx = g_new0 (PrlOfflineParkCtx, 1);
-    ctx->kind = PRL_OFFLINE_PARK_SIP;
-    ctx->txn = p->txn;
-    ctx->fail_status = status;
-    ctx->fail_reason = g_strdup (reason);
-    ctx->fail_contact = g_steal_pointer (&contact);
-    ctx->fail_counter = "sip_in_bounced";
-    ctx->notice_from = g_steal_pointer (&p->target_uri);
-    ctx->notice_to = g_steal_pointer (&p->sender_uri);
-    prl_offline_park (self->offline, stored, ctx, now_us, out);
-    drop_pending (self, p);
-    return;
-  }
-  respond (out, p->txn, status, reason, 0, NULL, contact);
-  count (out, "sip_in_bounced");
-  drop_pending (self, p);
-}
-
-static gint
-compare_seq (gconstpointer a, gconstpointer b)
-{
-  const Pending *pa = *(Pending *const *)a;
-  const Pending *pb = *(Pending *const *)b;
-  return pa->seq < pb->seq ? -1 : pa->seq > pb->seq;
-}
-
-static void
-on_link (PrlCore *self, gboolean up, GPtrArray *out)
-{
-  self->link_up = up;
-  if (up)
-    return;
-  prl_offline_on_link_down (self->offline, out); /* offline.md §6 */
-  /* §8: the library may have lost what we handed it; answer 503 so the sender retries.
-   * Oldest first, so the output does not depend on hash order. */
-  g_autoptr (GPtrArray) all = g_ptr_array_new ();
-  GHashTableIter iter;
-  gpointer value;
-  g_hash_table_iter_init (&iter, self->pending_by_id);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    g_ptr_array_add (all, value);
-  g_ptr_array_sort (all, compare_seq);
-  for (guint i = 0; i < all->len; i++) {
-    Pending *p = g_ptr_array_index (all, i);
-    respond (out, p->txn, 503, "XMPP link down", self->config.retry_after_s, NULL, NULL);
-    count (out, "sip_in_link_lost");
-  }
-  g_hash_table_remove_all (self->pending_by_timer);
-  g_hash_table_remove_all (self->pending_by_id);
 }
 
 /* ---------------------------------------------------------------- XMPP -> SIP */
@@ -732,8 +352,8 @@ new_key (guint64 v)
 }
 
 /* Sends the next part of @msg, which the caller has just removed from any table. */
-static void
-send_next_part (PrlCore *self, OutMsg *msg, GPtrArray *out)
+void
+prl_core_i_send_next_part (PrlCore *self, OutMsg *msg, GPtrArray *out)
 {
   const PrlCoreConfig *cfg = &self->config;
   PrlSipMessage *part = prl_message_map_make_part (
@@ -752,8 +372,8 @@ send_next_part (PrlCore *self, OutMsg *msg, GPtrArray *out)
   g_ptr_array_add (out, a);
 }
 
-static Dest *
-dest_get (PrlCore *self, const char *uri)
+Dest *
+prl_core_i_dest_get (PrlCore *self, const char *uri)
 {
   Dest *d = g_hash_table_lookup (self->dests, uri);
   if (d == NULL) {
@@ -775,7 +395,7 @@ pump (PrlCore *self, const char *uri, GPtrArray *out)
     OutMsg *msg = g_queue_pop_head (&d->waiting);
     self->queued--;
     d->active++;
-    send_next_part (self, msg, out);
+    prl_core_i_send_next_part (self, msg, out);
   }
   if (d->active == 0 && g_queue_is_empty (&d->waiting))
     g_hash_table_remove (self->dests, uri);
@@ -786,7 +406,7 @@ static void
 finish (PrlCore *self, OutMsg *msg, GPtrArray *out)
 {
   g_autofree char *uri = g_strdup (msg->dest);
-  out_msg_free (msg);
+  prl_core_i_out_msg_free (msg);
   Dest *d = g_hash_table_lookup (self->dests, uri);
   if (d != NULL && d->active > 0)
     d->active--;
@@ -801,8 +421,8 @@ fields_are_header_safe (const PrlXmppMessage *m)
 }
 
 /* §10: the chunk plan of @body under @tmpl's headers; NULL if it cannot fit. */
-static GArray *
-plan_cuts (PrlCore *self, const PrlSipMessage *tmpl, const char *body, gsize len)
+GArray *
+prl_core_i_plan_cuts (PrlCore *self, const PrlSipMessage *tmpl, const char *body, gsize len)
 {
   const PrlCoreConfig *cfg = &self->config;
   if (cfg->outbound_udp || cfg->chunk_over_tcp) /* split only when the next hop is UDP, or told */
@@ -815,8 +435,9 @@ plan_cuts (PrlCore *self, const PrlSipMessage *tmpl, const char *body, gsize len
   return cuts;
 }
 
-static OutMsg *
-out_msg_new (OutKind kind, PrlSipMessage *tmpl, const char *body, gsize len, GArray *cuts)
+OutMsg *
+prl_core_i_out_msg_new (OutKind kind, PrlSipMessage *tmpl, const char *body, gsize len,
+                        GArray *cuts)
 {
   OutMsg *msg = g_new0 (OutMsg, 1);
   msg->kind = kind;
@@ -830,30 +451,30 @@ out_msg_new (OutKind kind, PrlSipMessage *tmpl, const char *body, gsize len, GAr
 }
 
 /* §12: starts @msg (transfer full) now or queues it behind its destination's traffic. */
-static void
-enqueue (PrlCore *self, OutMsg *msg, GPtrArray *out)
+void
+prl_core_i_enqueue (PrlCore *self, OutMsg *msg, GPtrArray *out)
 {
   const PrlCoreConfig *cfg = &self->config;
-  Dest *d = dest_get (self, msg->dest);
+  Dest *d = prl_core_i_dest_get (self, msg->dest);
   gboolean can_start = d->active < cfg->sip_window && g_queue_is_empty (&d->waiting);
   /* a flush has one message in flight per user: it is not held to max_queued */
   if (!can_start && self->queued >= cfg->max_queued && msg->kind != OUT_FLUSH) {
     if (msg->kind == OUT_PAGE)
       xmpp_error (out, msg->from_jid, msg->to_jid, msg->id, "resource-constraint", "wait",
                   "Too many queued messages");
-    count (out, msg->kind == OUT_PAGE     ? "xmpp_in_rejected_queue_full"
-                : msg->kind == OUT_NOTIFY ? "xmpp_in_notification_dropped"
-                                          : "offline_notice_dropped");
-    out_msg_free (msg);
+    prl_core_i_count (out, msg->kind == OUT_PAGE     ? "xmpp_in_rejected_queue_full"
+                           : msg->kind == OUT_NOTIFY ? "xmpp_in_notification_dropped"
+                                                     : "offline_notice_dropped");
+    prl_core_i_out_msg_free (msg);
     return;
   }
   if (can_start) {
     d->active++;
-    send_next_part (self, msg, out);
+    prl_core_i_send_next_part (self, msg, out);
   } else {
     g_queue_push_tail (&d->waiting, msg);
     self->queued++;
-    count (out, "xmpp_in_queued");
+    prl_core_i_count (out, "xmpp_in_queued");
   }
 }
 
@@ -867,14 +488,14 @@ send_notification (PrlCore *self, PrlSipMessage *tmpl, GPtrArray *out)
   g_autofree char *body = g_steal_pointer (&tmpl->body);
   gsize len = tmpl->body_len;
   tmpl->body_len = 0;
-  GArray *cuts = plan_cuts (self, tmpl, body, len);
+  GArray *cuts = prl_core_i_plan_cuts (self, tmpl, body, len);
   if (cuts == NULL || cuts->len != 2) {
     g_clear_pointer (&cuts, g_array_unref);
     prl_sip_message_free (tmpl);
-    count (out, "xmpp_in_notification_too_big");
+    prl_core_i_count (out, "xmpp_in_notification_too_big");
     return;
   }
-  enqueue (self, out_msg_new (OUT_NOTIFY, tmpl, body, len, cuts), out);
+  prl_core_i_enqueue (self, prl_core_i_out_msg_new (OUT_NOTIFY, tmpl, body, len, cuts), out);
 }
 
 /* receipts.md §4: a 415 to a body the peer may not know. A CPIM wrap is sent again at once as
@@ -887,8 +508,8 @@ resend_plain (PrlCore *self, OutMsg *msg, gint64 now_us, GPtrArray *out)
   const char *ct = msg->tmpl->content_type != NULL ? msg->tmpl->content_type : "";
   if (msg->kind == OUT_NOTIFY) {
     gboolean composing = g_str_has_prefix (ct, "application/im-iscomposing+xml");
-    prl_interop_refused (self->interop, msg->dest,
-                         composing ? PRL_CAP_ISCOMPOSING : PRL_CAP_CPIM, now_us, out);
+    prl_interop_refused (self->interop, msg->dest, composing ? PRL_CAP_ISCOMPOSING : PRL_CAP_CPIM,
+                         now_us, out);
     finish (self, msg, out);
     return TRUE;
   }
@@ -896,7 +517,7 @@ resend_plain (PrlCore *self, OutMsg *msg, gint64 now_us, GPtrArray *out)
     return FALSE;
   g_free (msg->tmpl->content_type);
   msg->tmpl->content_type = g_strdup (PRL_MESSAGE_MAP_CONTENT_TYPE);
-  GArray *cuts = plan_cuts (self, msg->tmpl, msg->plain, strlen (msg->plain));
+  GArray *cuts = prl_core_i_plan_cuts (self, msg->tmpl, msg->plain, strlen (msg->plain));
   if (cuts == NULL)
     return FALSE; /* cannot happen: the wrap was bigger; answer the 415 then */
   prl_interop_refused (self->interop, msg->dest, PRL_CAP_CPIM, now_us, out);
@@ -906,23 +527,23 @@ resend_plain (PrlCore *self, OutMsg *msg, gint64 now_us, GPtrArray *out)
   msg->body = g_steal_pointer (&msg->plain);
   msg->len = strlen (msg->body);
   msg->next = 1; /* a new request id: the 415 ended the old one */
-  count (out, "xmpp_in_cpim_fallback");
-  send_next_part (self, msg, out);
+  prl_core_i_count (out, "xmpp_in_cpim_fallback");
+  prl_core_i_send_next_part (self, msg, out);
   return TRUE;
 }
 
-static void
-on_xmpp_message (PrlCore *self, const PrlXmppMessage *m, gboolean allow_chat, gint64 now_us,
-                 GPtrArray *out)
+void
+prl_core_i_on_xmpp_message (PrlCore *self, const PrlXmppMessage *m, gboolean allow_chat,
+                            gint64 now_us, GPtrArray *out)
 {
   const PrlCoreConfig *cfg = &self->config;
 
   if (g_strcmp0 (m->type, "error") == 0) { /* §7 */
-    on_xmpp_error (self, m, now_us, out);
+    prl_core_i_on_xmpp_error (self, m, now_us, out);
     return;
   }
   if (m->from == NULL) { /* §9: nobody to answer */
-    count (out, "xmpp_in_dropped_no_from");
+    prl_core_i_count (out, "xmpp_in_dropped_no_from");
     return;
   }
   if (m->to == NULL) {
@@ -941,7 +562,7 @@ on_xmpp_message (PrlCore *self, const PrlXmppMessage *m, gboolean allow_chat, gi
       send_notification (self, prl_interop_xmpp_notification (self->interop, cfg, m, now_us, out),
                          out);
     else
-      count (out, "xmpp_in_ignored");
+      prl_core_i_count (out, "xmpp_in_ignored");
     return;
   }
   if (!fields_are_header_safe (m)) { /* §9: header injection */
@@ -993,7 +614,7 @@ on_xmpp_message (PrlCore *self, const PrlXmppMessage *m, gboolean allow_chat, gi
   gsize wire_len = 0;
   g_autofree char *wire
       = prl_interop_wrap (self->interop, cfg, m, tmpl, body, len, &wire_len, now_us);
-  GArray *cuts = wire != NULL ? plan_cuts (self, tmpl, wire, wire_len) : NULL;
+  GArray *cuts = wire != NULL ? prl_core_i_plan_cuts (self, tmpl, wire, wire_len) : NULL;
   if (wire != NULL && (cuts == NULL || cuts->len != 2)) {
     g_clear_pointer (&cuts, g_array_unref);
     g_clear_pointer (&wire, g_free);
@@ -1002,14 +623,15 @@ on_xmpp_message (PrlCore *self, const PrlXmppMessage *m, gboolean allow_chat, gi
   }
   /* §10 */
   if (wire == NULL)
-    cuts = plan_cuts (self, tmpl, body, len);
+    cuts = prl_core_i_plan_cuts (self, tmpl, body, len);
   if (cuts == NULL) {
     reject_xmpp (out, m, "policy-violation", "modify", "Message does not fit in a SIP request",
                  "xmpp_in_rejected_size");
     return;
   }
-  OutMsg *msg = out_msg_new (OUT_PAGE, g_steal_pointer (&tmpl), wire != NULL ? wire : body,
-                             wire != NULL ? wire_len : len, cuts);
+  OutMsg *msg
+      = prl_core_i_out_msg_new (OUT_PAGE, g_steal_pointer (&tmpl), wire != NULL ? wire : body,
+                                wire != NULL ? wire_len : len, cuts);
   if (wire != NULL)
     msg->plain = g_strndup (body, len);
   msg->from_jid = g_strdup (m->from);
@@ -1045,13 +667,13 @@ on_xmpp_message (PrlCore *self, const PrlXmppMessage *m, gboolean allow_chat, gi
     s->origin = g_strdup ("xmpp");
     s->original_id = g_strdup (m->id);
     ctx->held = msg;
-    ctx->held_free = (GDestroyNotify)out_msg_free;
+    ctx->held_free = (GDestroyNotify)prl_core_i_out_msg_free;
     prl_offline_park (self->offline, s, ctx, now_us, out);
     return;
   }
-  if (park_known_offline (self, msg, owner, now_us, out)) /* offline.md §4e */
+  if (prl_core_i_park_known_offline (self, msg, owner, now_us, out)) /* offline.md §4e */
     return;
-  enqueue (self, msg, out); /* §12 */
+  prl_core_i_enqueue (self, msg, out); /* §12 */
 }
 
 static const char *
@@ -1122,7 +744,7 @@ on_sip_response (PrlCore *self, const PrlSipResponse *r, gint64 now_us, GPtrArra
     return; /* provisional: the adapter should not pass it on, but it is harmless */
   gpointer key = NULL, value = NULL;
   if (!g_hash_table_lookup_extended (self->requests, &r->request, &key, &value)) {
-    count (out, "sip_response_unknown");
+    prl_core_i_count (out, "sip_response_unknown");
     return;
   }
   g_hash_table_steal (self->requests, &r->request);
@@ -1134,7 +756,7 @@ on_sip_response (PrlCore *self, const PrlSipResponse *r, gint64 now_us, GPtrArra
   gboolean ok = r->status < 300;
 
   if (ok && msg->next <= parts) {
-    send_next_part (self, msg, out); /* §10: n+1 only after n's 2xx */
+    prl_core_i_send_next_part (self, msg, out); /* §10: n+1 only after n's 2xx */
     return;
   }
   if (msg->kind != OUT_PAGE) { /* offline.md §6: no error stanza for these */
@@ -1144,19 +766,20 @@ on_sip_response (PrlCore *self, const PrlSipResponse *r, gint64 now_us, GPtrArra
     if (kind == OUT_FLUSH)
       prl_offline_sip_done (self->offline, token, ok, now_us, out);
     else if (!ok)
-      count (out, kind == OUT_NOTIFY ? "xmpp_in_notification_failed" : "offline_notice_failed");
+      prl_core_i_count (out, kind == OUT_NOTIFY ? "xmpp_in_notification_failed"
+                                                : "offline_notice_failed");
     return;
   }
   if (ok) {
-    count (out, parts > 1 ? "xmpp_in_chunked" : "xmpp_in_relayed");
-    back_online (self, msg, now_us, out); /* offline.md §4e */
+    prl_core_i_count (out, parts > 1 ? "xmpp_in_chunked" : "xmpp_in_relayed");
+    prl_core_i_back_online (self, msg, now_us, out); /* offline.md §4e */
     finish (self, msg, out);
     return;
   }
 
   PrlXmppError err = prl_error_sip_to_xmpp (r->status);
   const char *reason = prl_sip_reason_phrase (r->status);
-  if (r->reason != NULL && *r->reason != '\0' && text_is_xml_safe (r->reason))
+  if (r->reason != NULL && *r->reason != '\0' && prl_core_i_text_is_xml_safe (r->reason))
     reason = r->reason;
   g_autofree char *text = parts > 1
                               ? g_strdup_printf ("%s (part %u of %u)", reason, msg->next - 1, parts)
@@ -1167,286 +790,20 @@ on_sip_response (PrlCore *self, const PrlSipResponse *r, gint64 now_us, GPtrArra
   const char *detail = NULL;
   if ((strcmp (err.condition, "gone") == 0 || strcmp (err.condition, "redirect") == 0)
       && r->contact != NULL && prl_message_map_header_is_safe (r->contact)
-      && text_is_xml_safe (r->contact))
+      && prl_core_i_text_is_xml_safe (r->contact))
     detail = r->contact;
   if (park_failed (self, msg, r->status, &err, text, detail, now_us, out)) {
-    park_behind (self, msg, now_us, out); /* offline.md §4e */
+    prl_core_i_park_behind (self, msg, now_us, out); /* offline.md §4e */
     finish (self, msg, out);
     return;
   }
   xmpp_error_detail (out, msg->from_jid, msg->to_jid, msg->id, err.condition, err.type, text,
                      detail);
-  count (out, failed_counter (r->status));
+  prl_core_i_count (out, failed_counter (r->status));
   if (msg->next <= parts)
-    count (out, "xmpp_in_parts_dropped");
+    prl_core_i_count (out, "xmpp_in_parts_dropped");
   finish (self, msg, out);
 }
-
-/* -------------------------------------------------- known offline (mapping-docs/offline.md §4e) */
-
-/* What a queued XMPP->SIP message that was never sent is parked as (cf. park_failed). */
-static PrlStoredMessage *
-stored_from_out (const OutMsg *msg, const char *owner)
-{
-  PrlStoredMessage *s = prl_stored_message_new ();
-  s->owner = g_strdup (owner);
-  s->to = g_strdup (msg->dest);
-  s->original_to = g_strdup (msg->to_jid);
-  s->from = g_strdup (msg->tmpl->from);
-  s->kind = g_strdup ("page");
-  s->content_type = g_strdup (PRL_MESSAGE_MAP_CONTENT_TYPE);
-  /* a CPIM wrap (receipts.md §4) is parked as the text it wraps, as in park_failed */
-  const char *text = msg->plain != NULL ? msg->plain : msg->body;
-  gsize len = msg->plain != NULL ? strlen (msg->plain) : msg->len;
-  s->body = g_strndup (text, len);
-  s->body_len = len;
-  s->lang = g_strdup (msg->tmpl->content_language);
-  s->subject = g_strdup (msg->tmpl->subject);
-  s->thread = g_strdup (msg->thread);
-  s->origin = g_strdup ("xmpp");
-  s->original_id = g_strdup (msg->id);
-  s->received_us = msg->received_us;
-  return s;
-}
-
-/* Parks @msg (transfer full) without sending it; if the park fails it is sent after all
- * (offline_host.resume), as for an unregistered user (offline.md §4d). */
-static void
-park_unsent (PrlCore *self, OutMsg *msg, const char *owner, gint64 now_us, GPtrArray *out)
-{
-  PrlOfflineParkCtx *ctx = g_new0 (PrlOfflineParkCtx, 1);
-  ctx->kind = PRL_OFFLINE_PARK_XMPP_NOW;
-  ctx->orig_from = g_strdup (msg->from_jid);
-  ctx->orig_to = g_strdup (msg->to_jid);
-  ctx->orig_id = g_strdup (msg->id);
-  PrlStoredMessage *s = stored_from_out (msg, owner);
-  ctx->held = msg;
-  ctx->held_free = (GDestroyNotify)out_msg_free;
-  prl_offline_park (self->offline, s, ctx, now_us, out);
-}
-
-/* A new message for a SIP user known to be offline is parked at once, unless its destination
- * still has traffic (it waits its turn, so the parked queue keeps receive order) or a retry
- * over SIP is due (offline_retry_s). TRUE if it took @msg. */
-static gboolean
-park_known_offline (PrlCore *self, OutMsg *msg, const char *owner, gint64 now_us, GPtrArray *out)
-{
-  if (!msg->parkable || owner == NULL || !prl_offline_can_park (self->offline)
-      || prl_offline_known_offline (self->offline) == 0
-      || g_hash_table_contains (self->dests, msg->dest)
-      || !prl_offline_park_at_once (self->offline, owner, now_us))
-    return FALSE;
-  park_unsent (self, msg, owner, now_us, out);
-  return TRUE;
-}
-
-/* @failed was just parked after a 404/480/408: its owner is known offline from now on, and
- * the messages queued behind it for the same destination are parked too, in receive order
- * (each park is emitted after @failed's). What cannot be parked stays queued. */
-static void
-park_behind (PrlCore *self, const OutMsg *failed, gint64 now_us, GPtrArray *out)
-{
-  g_autofree char *owner = prl_offline_owner_sip (failed->dest);
-  if (!prl_offline_mark_offline (self->offline, owner, now_us))
-    return;
-  Dest *d = g_hash_table_lookup (self->dests, failed->dest);
-  if (d == NULL)
-    return;
-  GList *l = d->waiting.head;
-  while (l != NULL) {
-    GList *next = l->next;
-    OutMsg *m = l->data;
-    if (m->kind == OUT_PAGE && m->parkable) {
-      g_queue_delete_link (&d->waiting, l);
-      self->queued--;
-      park_unsent (self, m, owner, now_us, out);
-    }
-    l = next;
-  }
-}
-
-/* A 2xx from a SIP user taken for offline (a retry got through, or it came back unseen): it
- * is online, so its parked messages are flushed now. */
-static void
-back_online (PrlCore *self, const OutMsg *msg, gint64 now_us, GPtrArray *out)
-{
-  if (prl_offline_known_offline (self->offline) == 0)
-    return;
-  g_autofree char *owner = prl_offline_owner_sip (msg->dest);
-  if (owner != NULL && prl_offline_is_known_offline (self->offline, owner))
-    prl_offline_online (self->offline, owner, TRUE, now_us, out);
-}
-
-/* offline.md §6a: with flush_window > 1 a flushed MESSAGE starts at once, beside the others
- * of its flush, whatever sip_window says; page traffic to that user waits behind them. */
-static void
-start_flush_now (PrlCore *self, OutMsg *msg, GPtrArray *out)
-{
-  Dest *d = dest_get (self, msg->dest);
-  d->active++;
-  send_next_part (self, msg, out);
-}
-
-/* ---------------------------------------------------------------- offline host */
-
-static guint64
-host_next_seq (PrlCore *self)
-{
-  return ++self->next_seq;
-}
-
-static gboolean
-host_link_up (PrlCore *self)
-{
-  return self->link_up;
-}
-
-static void
-host_resume (PrlCore *self, gpointer held, GPtrArray *out)
-{
-  enqueue (self, held, out);
-}
-
-static gboolean send_parked_message (PrlCore *self, const PrlStoredMessage *m, guint64 token,
-                                     GPtrArray *out);
-
-/* offline.md §6: a parked message to a SIP user: over an MSRP push session when so configured
- * (chat.md §12), else as a SIP MESSAGE. */
-static gboolean
-host_send_sip (PrlCore *self, const PrlStoredMessage *m, guint64 token, GPtrArray *out)
-{
-  if (prl_chat_push (self->chat, m, token, self->now_us, out))
-    return TRUE;
-  return send_parked_message (self, m, token, out);
-}
-
-/* A parked message as a SIP MESSAGE with the Date of its first receipt. */
-static gboolean
-send_parked_message (PrlCore *self, const PrlStoredMessage *m, guint64 token, GPtrArray *out)
-{
-  const char *body = m->body != NULL ? m->body : "";
-  gsize len = m->body != NULL ? m->body_len : 0;
-  if (m->to == NULL || m->from == NULL || !prl_message_map_header_is_safe (m->to)
-      || !prl_message_map_header_is_safe (m->from) || !prl_message_map_header_is_safe (m->subject)
-      || !g_utf8_validate_len (body, len, NULL) || memchr (body, '\0', len) != NULL)
-    return FALSE;
-  g_autoptr (PrlSipMessage) tmpl = prl_sip_message_new ();
-  tmpl->request_uri = g_strdup (m->to);
-  tmpl->from = g_strdup (m->from);
-  tmpl->to = g_strdup (m->to);
-  tmpl->call_id = prl_message_map_call_id_from_thread (m->thread);
-  if (tmpl->call_id == NULL) /* the stored id: a re-delivery carries the same Call-ID */
-    tmpl->call_id = g_strdup_printf ("%s@parley", m->id);
-  if (!prl_message_map_call_id_is_valid (tmpl->call_id)) {
-    g_free (tmpl->call_id);
-    tmpl->call_id = g_strdup_printf ("%s-%" G_GUINT64_FORMAT "@parley", self->config.id_prefix,
-                                     ++self->next_seq);
-  }
-  tmpl->cseq = 1;
-  tmpl->subject = g_strdup (m->subject);
-  tmpl->content_type = g_strdup (PRL_MESSAGE_MAP_CONTENT_TYPE);
-  if (prl_message_map_lang_is_valid (m->lang))
-    tmpl->content_language = g_strdup (m->lang);
-  tmpl->date = prl_offline_format_http_date (m->received_us);
-  GArray *cuts = plan_cuts (self, tmpl, body, len);
-  if (cuts == NULL)
-    return FALSE;
-  OutMsg *msg = out_msg_new (OUT_FLUSH, g_steal_pointer (&tmpl), body, len, cuts);
-  msg->token = token;
-  if (self->config.flush_window > 1)
-    start_flush_now (self, msg, out); /* offline.md §6a */
-  else
-    enqueue (self, msg, out);
-  return TRUE;
-}
-
-/* offline.md §4a: the stored_notice MESSAGE to a SIP sender (fire and forget). */
-static void
-host_send_notice (PrlCore *self, const char *from, const char *to, const char *text, GPtrArray *out)
-{
-  if (!prl_message_map_header_is_safe (from) || !prl_message_map_header_is_safe (to))
-    return;
-  g_autoptr (PrlSipMessage) tmpl = prl_sip_message_new ();
-  tmpl->request_uri = g_strdup (to);
-  tmpl->from = g_strdup (from);
-  tmpl->to = g_strdup (to);
-  tmpl->call_id = g_strdup_printf ("%s-%" G_GUINT64_FORMAT "@parley", self->config.id_prefix,
-                                   ++self->next_seq);
-  tmpl->cseq = 1;
-  tmpl->content_type = g_strdup (PRL_MESSAGE_MAP_CONTENT_TYPE);
-  GArray *cuts = plan_cuts (self, tmpl, text, strlen (text));
-  if (cuts == NULL)
-    return;
-  enqueue (self, out_msg_new (OUT_NOTICE, g_steal_pointer (&tmpl), text, strlen (text), cuts), out);
-}
-
-static const PrlOfflineHost offline_host = {
-  .next_seq = host_next_seq,
-  .send_sip = host_send_sip,
-  .send_notice = host_send_notice,
-  .resume = host_resume,
-  .link_up = host_link_up,
-};
-
-static void
-chat_page (gpointer core, const PrlXmppMessage *m, gint64 now_us, GPtrArray *out)
-{
-  on_xmpp_message (core, m, FALSE, now_us, out);
-}
-
-static guint64
-chat_next_seq (gpointer core)
-{
-  return host_next_seq (core);
-}
-
-static gboolean
-chat_link_up (gpointer core)
-{
-  return host_link_up (core);
-}
-
-static gboolean
-chat_can_park (gpointer core)
-{
-  PrlCore *self = core;
-  return prl_offline_can_park (self->offline);
-}
-
-/* chat.md §11: an MSRP message for an offline XMPP user; the session already told the sender. */
-static void
-chat_park (gpointer core, PrlStoredMessage *m, gint64 now_us, GPtrArray *out)
-{
-  PrlCore *self = core;
-  PrlOfflineParkCtx *ctx = g_new0 (PrlOfflineParkCtx, 1);
-  ctx->kind = PRL_OFFLINE_PARK_CHAT;
-  if (m->owner == NULL)
-    m->owner = prl_offline_owner_xmpp (m->to);
-  prl_offline_park (self->offline, m, ctx, now_us, out);
-}
-
-static gboolean
-chat_send_parked (gpointer core, const PrlStoredMessage *m, guint64 token, GPtrArray *out)
-{
-  return send_parked_message (core, m, token, out);
-}
-
-static void
-chat_pushed (gpointer core, guint64 token, gboolean ok, gint64 now_us, GPtrArray *out)
-{
-  PrlCore *self = core;
-  prl_offline_sip_done (self->offline, token, ok, now_us, out);
-}
-
-static const PrlChatHost chat_host = {
-  .next_seq = chat_next_seq,
-  .page = chat_page,
-  .link_up = chat_link_up,
-  .can_park = chat_can_park,
-  .park = chat_park,
-  .send_parked = chat_send_parked,
-  .pushed = chat_pushed,
-};
 
 /* ---------------------------------------------------------------- entry point */
 
@@ -1476,7 +833,7 @@ prl_core_handle (PrlCore *self, const PrlEvent *event, GPtrArray *out)
   switch (event->kind) {
   case PRL_EVENT_SIP_MESSAGE:
     g_return_if_fail (event->sip != NULL);
-    on_sip_message (self, event->sip, now, out);
+    prl_core_i_on_sip_message (self, event->sip, now, out);
     online_signal (self, prl_offline_owner_sip, event->sip->from, TRUE, FALSE, FALSE, now, out);
     break;
   case PRL_EVENT_SIP_RESPONSE:
@@ -1484,17 +841,17 @@ prl_core_handle (PrlCore *self, const PrlEvent *event, GPtrArray *out)
     break;
   case PRL_EVENT_XMPP_MESSAGE:
     g_return_if_fail (event->xmpp != NULL);
-    on_xmpp_message (self, event->xmpp, TRUE, now, out);
+    prl_core_i_on_xmpp_message (self, event->xmpp, TRUE, now, out);
     if (g_strcmp0 (event->xmpp->type, "error") != 0)
       online_signal (self, prl_offline_owner_xmpp, event->xmpp->from, TRUE, FALSE, FALSE, now, out);
     break;
   case PRL_EVENT_XMPP_LINK:
     if (!event->link_up)
       prl_chat_on_link_down (self->chat, now, out);
-    on_link (self, event->link_up, out);
+    prl_core_i_on_link (self, event->link_up, out);
     break;
   case PRL_EVENT_TIMER:
-    on_timer (self, event->timer_id, now, out);
+    prl_core_i_on_timer (self, event->timer_id, now, out);
     break;
   case PRL_EVENT_TICK:
     prl_offline_on_tick (self->offline, now, out); /* offline.md §7 */
