@@ -241,6 +241,12 @@ void
 prl_msrp_conn_write_frame (PrlMsrpConn *conn, const PrlMsrpFrame *frame)
 {
   prl_msrp_frame_write (frame, conn->out);
+  prl_msrp_conn_written (conn);
+}
+
+void
+prl_msrp_conn_written (PrlMsrpConn *conn)
+{
   if (!conn->corked)
     flush (conn);
 }

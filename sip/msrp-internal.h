@@ -185,6 +185,8 @@ PrlMsrpConn *prl_msrp_conn_open (PrlMsrpStack *stack, const char *host, guint po
                                  gboolean is_relay);
 PrlMsrpConn *prl_msrp_conn_find (PrlMsrpStack *stack, const char *key);
 void prl_msrp_conn_write_frame (PrlMsrpConn *conn, const PrlMsrpFrame *frame);
+/* The caller appended bytes to conn->out itself: send them (unless pump() is building). */
+void prl_msrp_conn_written (PrlMsrpConn *conn);
 /* Schedules chunks of @o on @conn (round robin with the other messages). */
 void prl_msrp_conn_queue_out (PrlMsrpConn *conn, PrlMsrpOut *o);
 void prl_msrp_conn_unqueue_out (PrlMsrpConn *conn, PrlMsrpOut *o);

@@ -103,12 +103,13 @@ prl_msrp_txn_timer_clear (PrlMsrpStack *stack)
   g_clear_pointer (&stack->txn_timer, g_source_unref);
 }
 
-void
-prl_msrp_txn_send (PrlMsrpStack *stack, PrlMsrpConn *conn, PrlMsrpFrame *frame, guint64 session,
-                   const char *message_id)
+/* A new transaction for @tid (transfer full), timed from now. */
+static void
+txn_add (PrlMsrpStack *stack, PrlMsrpConn *conn, char *tid, guint64 session,
+         const char *message_id)
 {
   PrlMsrpTxn *t = g_new0 (PrlMsrpTxn, 1);
-  t->tid = g_strdup (frame->tid);
+  t->tid = tid;
   t->session = session;
   t->message_id = g_strdup (message_id);
   t->conn = conn->id;
@@ -120,6 +121,13 @@ prl_msrp_txn_send (PrlMsrpStack *stack, PrlMsrpConn *conn, PrlMsrpFrame *frame, 
   if (was_empty)
     arm_txn_timer (stack);
   g_hash_table_replace (stack->txns, t->tid, t);
+}
+
+void
+prl_msrp_txn_send (PrlMsrpStack *stack, PrlMsrpConn *conn, PrlMsrpFrame *frame, guint64 session,
+                   const char *message_id)
+{
+  txn_add (stack, conn, g_strdup (frame->tid), session, message_id);
   prl_msrp_conn_write_frame (conn, frame);
 }
 
@@ -154,27 +162,28 @@ prl_msrp_out_next_chunk (PrlMsrpStack *stack, PrlMsrpConn *conn, PrlMsrpOut *o)
   gsize total = g_bytes_get_size (o->body);
   const guint8 *data = g_bytes_get_data (o->body, NULL);
   gsize n = MIN (stack->config.chunk_size, total - o->offset);
-  g_autofree char *tid = new_tid (stack, data + o->offset, n);
-  g_autoptr (PrlMsrpFrame) f = prl_msrp_frame_new_request (tid, "SEND");
-  prl_msrp_frame_add_header (f, "To-Path", s->to_path);
-  prl_msrp_frame_add_header (f, "From-Path", s->uri);
-  prl_msrp_frame_add_header (f, "Message-ID", o->message_id);
+  char *tid = new_tid (stack, data + o->offset, n);
   /* a chunk over 2048 octets must be interruptible: its range-end is "*" (§7.1) */
-  g_autofree char *range
-      = n > 2048 ? g_strdup_printf ("%" G_GSIZE_FORMAT "-*/%" G_GSIZE_FORMAT, o->offset + 1, total)
-                 : g_strdup_printf ("%" G_GSIZE_FORMAT "-%" G_GSIZE_FORMAT "/%" G_GSIZE_FORMAT,
-                                    o->offset + 1, o->offset + n, total);
-  prl_msrp_frame_add_header (f, "Byte-Range", range);
-  if (o->success_report)
-    prl_msrp_frame_add_header (f, "Success-Report", "yes");
-  prl_msrp_frame_add_header (f, "Content-Type", o->content_type);
-  prl_msrp_frame_set_body (f, data + o->offset, n);
+  PrlMsrpSendChunk c = { .tid = tid,
+                         .to_path = s->to_path,
+                         .from_path = s->uri,
+                         .message_id = o->message_id,
+                         .content_type = o->content_type,
+                         .first = o->offset + 1,
+                         .last = o->offset + n,
+                         .total = total,
+                         .open_end = n > 2048,
+                         .success_report = o->success_report,
+                         .body = data + o->offset,
+                         .len = n };
   o->offset += n;
-  f->flag = o->offset == total ? '$' : '+';
-  o->sent_last = f->flag == '$';
+  c.flag = o->offset == total ? '$' : '+';
+  o->sent_last = c.flag == '$';
   o->in_flight++;
   stack->stats.tx_frames++;
-  prl_msrp_txn_send (stack, conn, f, s->id, o->message_id);
+  txn_add (stack, conn, tid, s->id, o->message_id); /* takes tid */
+  prl_msrp_frame_write_send (&c, conn->out);
+  prl_msrp_conn_written (conn);
 }
 
 /* A bodiless SEND: the active side's first frame when nothing is queued (§5.4). */
