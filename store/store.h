@@ -13,9 +13,10 @@
  * mid-flush lets the lease expire and the next claim re-delivers what was in flight (and what
  * was delivered but whose ack the store had not applied yet).
  *
- * Acks are coalesced (store-acks.c): the acks asked for one owner within one main-loop
- * iteration reach the backend as one batch (one Redis script, one fsync), at most
- * PRL_STORE_ACK_BATCH ids each; every ack still gets its own answer (its batch's). Any other
+ * Acks are coalesced (store-acks.c), like a group commit: the acks of one owner reach the
+ * backend in batches (one Redis script, one fsync), at most PRL_STORE_ACK_BATCH ids each and
+ * at most one batch per owner waiting for its answer (the acks asked meanwhile go together
+ * when it is answered); every ack still gets its own answer (its batch's). Any other
  * operation on the store sends the waiting acks first, so the backend applies everything in
  * the order it was asked (an ack asked before a claim is applied before that claim).
  */
@@ -119,8 +120,9 @@ void prl_store_claim (PrlStore *s, const char *owner, guint max, guint lease_ms,
 void prl_store_claim_after (PrlStore *s, const char *owner, const char *after, guint max,
                             guint lease_ms, gint64 now_us, PrlStoreClaimFunc done,
                             gpointer user_data);
-/* Removes message @id once delivered; coalesced with the other acks of @owner asked in the
- * same main-loop iteration (above). LEASED when this instance holds no lease on @owner. */
+/* Removes message @id once delivered; coalesced with the other acks of @owner (above): sent
+ * in the next main-loop iteration, or when @owner's batch at the backend is answered. LEASED
+ * when this instance holds no lease on @owner. */
 void prl_store_ack (PrlStore *s, const char *owner, const char *id, PrlStoreDoneFunc done,
                     gpointer user_data);
 /* Removes @n_ids (> 0) messages at once, in one backend call, after the acks waiting to be
