@@ -122,8 +122,19 @@ char *
 prl_offline_format_stamp (gint64 us)
 {
   Civil c = civil (us);
-  return g_strdup_printf ("%04" G_GINT64_FORMAT "-%02u-%02uT%02u:%02u:%02u.%03uZ", c.year, c.month,
-                          c.day, c.hour, c.min, c.sec, c.msec);
+  if (c.year < 0 || c.year > 9999) /* not a date this gateway meets: the general path */
+    return g_strdup_printf ("%04" G_GINT64_FORMAT "-%02u-%02uT%02u:%02u:%02u.%03uZ", c.year,
+                            c.month, c.day, c.hour, c.min, c.sec, c.msec);
+  /* once per flushed message (XEP-0203 stamp, CPIM DateTime): digits by hand, no printf */
+  char s[] = "0000-00-00T00:00:00.000Z";
+  const struct {
+    guint value, at, digits;
+  } parts[] = { { (guint)c.year, 0, 4 }, { c.month, 5, 2 }, { c.day, 8, 2 },  { c.hour, 11, 2 },
+                { c.min, 14, 2 },        { c.sec, 17, 2 },  { c.msec, 20, 3 } };
+  for (guint i = 0; i < G_N_ELEMENTS (parts); i++)
+    for (guint k = 0, v = parts[i].value; k < parts[i].digits; k++, v /= 10)
+      s[parts[i].at + parts[i].digits - 1 - k] = (char)('0' + v % 10);
+  return g_strdup (s);
 }
 
 gboolean
