@@ -929,8 +929,8 @@ prl_offline_offline (PrlOffline *off, const char *owner, gboolean unregistered, 
  * soon as its delivery is confirmed, whatever the order of the confirmations, and the acks
  * are not waited for: a crash re-delivers the messages in flight and those whose ack was not
  * answered yet, instead of at most one with W = 1 (deliver_next, which these functions leave
- * alone). Each claim asks for max(flush_batch, 4 W) messages (claim_size), so a wide window
- * is not starved by claims of a few. Claims overlap the deliveries: once at most one claim's worth
+ * alone). Each claim asks for max(flush_batch, W, min(4 W, 256)) messages (claim_size), so a
+ * window is not starved by claims of a few. Claims overlap the deliveries: once at most one claim's worth
  * is left to send, the next claim goes out, behind the acks already emitted (the daemon sends
  * store requests in order on one connection, so the store applies those acks first). It asks
  * only for what is queued after the last id the previous claim returned (`after`), so it does
@@ -941,6 +941,7 @@ prl_offline_offline (PrlOffline *off, const char *owner, gboolean unregistered, 
  */
 
 #define WINDOW_CLAIM_MAX 1000 /* the most a claim returns (store-redis.c CLAIM_MAX) */
+#define WINDOW_CLAIM_LEAD 256 /* 4 W up to this (claim_size) */
 
 typedef struct {
   PrlStoredMessage *m; /* owned */
@@ -1089,10 +1090,12 @@ window_send (PrlOffline *off, Flush *f, PrlStoredMessage *m, GPtrArray *out)
   return TRUE;
 }
 
-/* How many messages a claim of @f asks for: flush_batch, or with a window W > 1 at least 4 W
- * (at most WINDOW_CLAIM_MAX), so that a claim's worth outlasts the claim's round trip (the
- * store fsyncs the lease first): with claims of W the window ran dry while the next one was
- * answered. flush_batch 0 (one claim of everything) stays 0. */
+/* How many messages a claim of @f asks for: flush_batch, or with a window W > 1 at least
+ * 4 W but no more than WINDOW_CLAIM_LEAD unless W itself is more (at most WINDOW_CLAIM_MAX):
+ * a claim's worth must outlast the next claim's round trip (the store fsyncs the lease
+ * first), or the window runs dry while it is answered, as it did with claims of W for W = 32;
+ * and a claim of many hundreds holds Redis and the main loop for milliseconds, which drains a
+ * wide window too. flush_batch 0 (one claim of everything) stays 0. */
 static guint
 claim_size (PrlOffline *off, const Flush *f)
 {
@@ -1100,7 +1103,8 @@ claim_size (PrlOffline *off, const Flush *f)
   guint w = f->is_sip ? c->flush_window : c->flush_window_xmpp;
   if (w <= 1 || c->flush_batch == 0)
     return c->flush_batch;
-  return MIN (MAX (c->flush_batch, 4 * w), WINDOW_CLAIM_MAX);
+  guint lead = MAX (w, MIN (4 * w, WINDOW_CLAIM_LEAD));
+  return MIN (MAX (c->flush_batch, lead), WINDOW_CLAIM_MAX);
 }
 
 /* The next claim while deliveries go on: @max messages queued after the last one the previous
