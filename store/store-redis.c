@@ -109,8 +109,9 @@ static const char *const script_source[N_SCRIPTS] = {
                   "return 1\n",
   /* claim: KEYS q n bytes lease; ARGV instance lease_ms now_us max mprefix after
    * -> {removed, record...} (records: HGETALL, receive order), error LEASED. A non-empty
-   * after that is still queued: list from the id after it. A record's expiry is read from
-   * its HGETALL (one call per message listed) */
+   * after that is still queued: list from the id after it (LPOS, Redis >= 6.0.6; an older
+   * server lists from the head, which is only slower). A record's expiry is read from its
+   * HGETALL (one call per message listed) */
   [SCRIPT_CLAIM]
   = LUA_FORGET "local held = redis.call('GET', KEYS[4])\n"
                "if held and string.match(held, '^%d+ (.*)$') ~= ARGV[1] then\n"
@@ -123,8 +124,8 @@ static const char *const script_source[N_SCRIPTS] = {
                "local gone, freed = {}, 0\n"
                "local start = 0\n"
                "if ARGV[6] ~= '' then\n"
-               "  local pos = redis.call('LPOS', KEYS[1], ARGV[6])\n"
-               "  if pos then start = pos + 1 end\n"
+               "  local pos = redis.pcall('LPOS', KEYS[1], ARGV[6])\n"
+               "  if type(pos) == 'number' then start = pos + 1 end\n"
                "end\n"
                "while #out <= max do\n"
                "  local ids = redis.call('LRANGE', KEYS[1], start, start + 99)\n"
