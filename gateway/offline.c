@@ -930,9 +930,10 @@ prl_offline_offline (PrlOffline *off, const char *owner, gboolean unregistered, 
  * are not waited for: a crash re-delivers the messages in flight and those whose ack was not
  * answered yet, instead of at most one with W = 1 (deliver_next, which these functions leave
  * alone). Each claim asks for max(flush_batch, W, min(4 W, 256)) messages (claim_size), so a
- * window is not starved by claims of a few. Claims overlap the deliveries: once at most one claim's worth
- * is left to send, the next claim goes out, behind the acks already emitted (the daemon sends
- * store requests in order on one connection, so the store applies those acks first). It asks
+ * window is not starved by claims of a few. Claims overlap the deliveries: once at most one
+ * claim's worth is left to send, the next claim goes out, behind the acks already emitted
+ * (the daemon sends store requests in order on one connection, so the store applies those
+ * acks first). It asks
  * only for what is queued after the last id the previous claim returned (`after`), so it does
  * not read again what the flush holds; should that id be gone, the store lists from the head,
  * and the ids the flush already holds are dropped from its answer (window_take).
