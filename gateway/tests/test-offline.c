@@ -269,8 +269,11 @@ win_execute (WinRig *r, GPtrArray *out)
       if (a->store.after != NULL && g_rand_boolean (r->rand)) /* else: as if it were gone */
         from = parked_index (r, a->store.after) + 1;
       ev->store.messages = g_ptr_array_new_with_free_func ((GDestroyNotify)prl_stored_message_free);
-      for (guint k = (guint)from; k < r->parked->len && ev->store.messages->len < a->store.max; k++)
-        g_ptr_array_add (ev->store.messages, prl_stored_message_dup (g_ptr_array_index (r->parked, k)));
+      for (guint k = (guint)from; k < r->parked->len && ev->store.messages->len < a->store.max;
+           k++) {
+        const PrlStoredMessage *m = g_ptr_array_index (r->parked, k);
+        g_ptr_array_add (ev->store.messages, prl_stored_message_dup (m));
+      }
       r->leased = TRUE;
       g_queue_push_tail (&r->store_answers, ev);
       break;
