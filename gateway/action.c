@@ -51,6 +51,7 @@ prl_action_free (PrlAction *action)
     prl_stored_message_free (action->store.message);
     g_free (action->store.owner);
     g_free (action->store.id);
+    g_free (action->store.after);
     break;
   case PRL_ACTION_SIP_WATCH:
   case PRL_ACTION_SIP_UNWATCH:
@@ -216,6 +217,7 @@ store_to_text (GString *out, const char *verb, const PrlStoreOp *op)
   }
   append_str (out, "owner", op->owner);
   append_str (out, "id", op->id);
+  append_str (out, "after", op->after);
   if (op->now_us != 0)
     g_string_append_printf (out, " now=%" G_GINT64_FORMAT, op->now_us);
   if (op->max != 0)

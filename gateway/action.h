@@ -54,6 +54,7 @@ typedef struct {
   PrlStoredMessage *message; /* park: owned */
   char *owner;               /* claim, ack, release */
   char *id;                  /* ack */
+  char *after;               /* claim: list only what is queued after this id (NULL: all) */
   gint64 now_us;             /* claim, expire */
   guint max;                 /* claim: at most this many messages (flush_batch) */
   guint lease_ms;            /* claim: lease length (flush_lease_ms) */

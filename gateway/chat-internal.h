@@ -118,7 +118,8 @@ PrlStoredMessage *prl_chat_i_stored_from (Chat *c, const PrlXmppMessage *m, cons
 void prl_chat_i_offline_notice (PrlChat *self, Chat *c, gint64 now_us, GPtrArray *out);
 void prl_chat_i_recent_add (PrlChat *self, const char *id, guint64 chat_id, PrlStoredMessage *park,
                             gint64 now_us);
-void prl_chat_i_send_push (PrlChat *self, Chat *c, Pushed *p, gint64 now_us, GPtrArray *out);
+void prl_chat_i_send_push (PrlChat *self, Chat *c, const Pushed *p, gint64 now_us,
+                           GPtrArray *out);
 void prl_chat_i_push_fallback (PrlChat *self, Chat *c, gint64 now_us, GPtrArray *out);
 
 G_END_DECLS

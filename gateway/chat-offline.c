@@ -134,7 +134,7 @@ as_message_sip (const PrlStoredMessage *m, gsize *len)
 }
 
 void
-prl_chat_i_send_push (PrlChat *self, Chat *c, Pushed *p, gint64 now_us, GPtrArray *out)
+prl_chat_i_send_push (PrlChat *self, Chat *c, const Pushed *p, gint64 now_us, GPtrArray *out)
 {
   const PrlStoredMessage *m = p->m;
   PrlAction *a = prl_chat_i_chat_action (out, PRL_ACTION_CHAT_SEND, c->id);
@@ -193,15 +193,15 @@ prl_chat_push (PrlChat *self, const PrlStoredMessage *m, guint64 token, gint64 n
     a->chat.subject = g_strdup ("Messages stored while you were offline");
     prl_chat_i_count (out, "chat_push_sessions");
   }
+  if (c->state == CHAT_ACTIVE) { /* sent now: no copy of the message to keep */
+    Pushed now = { .m = (PrlStoredMessage *)m, .token = token };
+    prl_chat_i_send_push (self, c, &now, now_us, out);
+    return TRUE;
+  }
   Pushed *p = g_new0 (Pushed, 1);
   p->m = prl_stored_message_dup (m);
   p->token = token;
-  if (c->state == CHAT_ACTIVE) {
-    prl_chat_i_send_push (self, c, p, now_us, out);
-    prl_chat_i_pushed_free (p);
-  } else {
-    g_queue_push_tail (&c->pushq, p);
-  }
+  g_queue_push_tail (&c->pushq, p);
   return TRUE;
 }
 

@@ -200,16 +200,31 @@ prl_cpim_build_full (const char *from, const char *to, const char *datetime, con
                      gsize *out_len)
 {
   g_return_val_if_fail (from != NULL && to != NULL && content_type != NULL, NULL);
+  /* plain appends, no printf: this runs once per pushed message (chat.md §12) */
   GString *s = g_string_sized_new (len + 240);
-  g_string_append_printf (s, "From: <%s>\r\nTo: <%s>\r\n", from, to);
-  if (datetime != NULL)
-    g_string_append_printf (s, "DateTime: %s\r\n", datetime);
-  if (subject != NULL)
-    g_string_append_printf (s, "Subject: %s\r\n", subject);
-  if (message_id != NULL)
-    g_string_append_printf (s, "NS: imdn <urn:ietf:params:imdn>\r\nimdn.Message-ID: %s\r\n",
-                            message_id);
-  g_string_append_printf (s, "\r\nContent-Type: %s\r\n\r\n", content_type);
+  g_string_append (s, "From: <");
+  g_string_append (s, from);
+  g_string_append (s, ">\r\nTo: <");
+  g_string_append (s, to);
+  g_string_append (s, ">\r\n");
+  if (datetime != NULL) {
+    g_string_append (s, "DateTime: ");
+    g_string_append (s, datetime);
+    g_string_append (s, "\r\n");
+  }
+  if (subject != NULL) {
+    g_string_append (s, "Subject: ");
+    g_string_append (s, subject);
+    g_string_append (s, "\r\n");
+  }
+  if (message_id != NULL) {
+    g_string_append (s, "NS: imdn <urn:ietf:params:imdn>\r\nimdn.Message-ID: ");
+    g_string_append (s, message_id);
+    g_string_append (s, "\r\n");
+  }
+  g_string_append (s, "\r\nContent-Type: ");
+  g_string_append (s, content_type);
+  g_string_append (s, "\r\n\r\n");
   if (body != NULL)
     g_string_append_len (s, body, (gssize)len);
   if (out_len != NULL)

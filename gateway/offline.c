@@ -122,8 +122,19 @@ char *
 prl_offline_format_stamp (gint64 us)
 {
   Civil c = civil (us);
-  return g_strdup_printf ("%04" G_GINT64_FORMAT "-%02u-%02uT%02u:%02u:%02u.%03uZ", c.year, c.month,
-                          c.day, c.hour, c.min, c.sec, c.msec);
+  if (c.year < 0 || c.year > 9999) /* not a date this gateway meets: the general path */
+    return g_strdup_printf ("%04" G_GINT64_FORMAT "-%02u-%02uT%02u:%02u:%02u.%03uZ", c.year,
+                            c.month, c.day, c.hour, c.min, c.sec, c.msec);
+  /* once per flushed message (XEP-0203 stamp, CPIM DateTime): digits by hand, no printf */
+  char s[] = "0000-00-00T00:00:00.000Z";
+  const struct {
+    guint value, at, digits;
+  } parts[] = { { (guint)c.year, 0, 4 }, { c.month, 5, 2 }, { c.day, 8, 2 },  { c.hour, 11, 2 },
+                { c.min, 14, 2 },        { c.sec, 17, 2 },  { c.msec, 20, 3 } };
+  for (guint i = 0; i < G_N_ELEMENTS (parts); i++)
+    for (guint k = 0, v = parts[i].value; k < parts[i].digits; k++, v /= 10)
+      s[parts[i].at + parts[i].digits - 1 - k] = (char)('0' + v % 10);
+  return g_strdup (s);
 }
 
 gboolean
@@ -658,6 +669,8 @@ on_park_result (PrlOffline *off, PrlOfflineParkCtx *ctx, const char *owner, PrlS
 
 /* ---------------------------------------------------------------- flushing (§5, §6) */
 
+static guint claim_size (PrlOffline *off, const Flush *f);
+
 static void
 start_claim (PrlOffline *off, Flush *f, gint64 now_us, GPtrArray *out)
 {
@@ -666,7 +679,7 @@ start_claim (PrlOffline *off, Flush *f, gint64 now_us, GPtrArray *out)
   PrlAction *a = store_action (off, PRL_ACTION_STORE_CLAIM, req, out);
   a->store.owner = g_strdup (f->owner);
   a->store.now_us = now_us;
-  a->store.max = cfg (off)->flush_batch;
+  a->store.max = claim_size (off, f);
   a->store.lease_ms = cfg (off)->flush_lease_ms;
   f->claim = a->store.request;
   prl_offline_lru_put (off->claims, f->owner, now_us);
@@ -686,6 +699,7 @@ static void window_forget (PrlOffline *off, Flush *f);
 static gboolean window_fill (PrlOffline *off, Flush *f, gint64 now_us, GPtrArray *out);
 static gboolean same_bare (const char *a, const char *b);
 static gboolean window_take (PrlOffline *off, Flush *f, const char *id);
+static void window_claimed (Flush *f, const GPtrArray *messages);
 
 /* §6: the message in flight was delivered: ack it, and deliver the next one only once the
  * store confirms, so a crash re-delivers at most that one message (the acks would otherwise
@@ -855,6 +869,8 @@ on_claim_result (PrlOffline *off, const char *owner, const PrlStoreResult *r, gi
     if (m != NULL && m->id != NULL && window_take (off, f, m->id)) /* §6a */
       g_ptr_array_add (batch, prl_stored_message_dup (m));
   }
+  if (f->win != NULL)
+    window_claimed (f, r->messages); /* §6a: where the next claim starts */
   g_ptr_array_sort (batch, compare_received); /* stable: receive order, whatever came back */
   for (guint i = 0; i < batch->len; i++)
     g_queue_push_tail (&f->batch, g_ptr_array_index (batch, i));
@@ -913,16 +929,20 @@ prl_offline_offline (PrlOffline *off, const char *owner, gboolean unregistered, 
  * soon as its delivery is confirmed, whatever the order of the confirmations, and the acks
  * are not waited for: a crash re-delivers the messages in flight and those whose ack was not
  * answered yet, instead of at most one with W = 1 (deliver_next, which these functions leave
- * alone). Claims overlap the deliveries: once at most W claimed messages are left to send, the
- * next claim goes out, behind the acks already emitted (the daemon sends store requests in
- * order on one connection, so the store applies those acks first). That claim lists again
- * what is still waiting or in flight, so it asks for that many more than flush_batch, and the
- * ids the flush already holds are dropped from its answer (on_claim_result asks window_take).
+ * alone). Each claim asks for max(flush_batch, W, min(4 W, 256)) messages (claim_size), so a
+ * window is not starved by claims of a few. Claims overlap the deliveries: once at most one
+ * claim's worth is left to send, the next claim goes out, behind the acks already emitted
+ * (the daemon sends store requests in order on one connection, so the store applies those
+ * acks first). It asks
+ * only for what is queued after the last id the previous claim returned (`after`), so it does
+ * not read again what the flush holds; should that id be gone, the store lists from the head,
+ * and the ids the flush already holds are dropped from its answer (window_take).
  * A failure sends nothing more, and the flush ends (release) once the deliveries in flight
  * have been answered.
  */
 
 #define WINDOW_CLAIM_MAX 1000 /* the most a claim returns (store-redis.c CLAIM_MAX) */
+#define WINDOW_CLAIM_LEAD 256 /* 4 W up to this (claim_size) */
 
 typedef struct {
   PrlStoredMessage *m; /* owned */
@@ -935,6 +955,7 @@ typedef struct _Window {
   GHashTable *acking; /* guint64* request id of an ack in flight -> char* message id */
   GHashTable *held;   /* char* ids claimed by this flush and not yet known removed */
   guint asked;        /* the max= of the last claim */
+  char *after;        /* the last id (store order) the last claim returned, or NULL */
   gboolean failed;    /* a delivery or an ack failed: send nothing more */
 } Window;
 
@@ -953,6 +974,7 @@ window_free (Window *w)
   g_queue_clear_full (&w->slots, (GDestroyNotify)slot_free);
   g_hash_table_unref (w->acking);
   g_hash_table_unref (w->held);
+  g_free (w->after);
   g_free (w);
 }
 
@@ -970,7 +992,7 @@ window_of (PrlOffline *off, Flush *f)
   g_queue_init (&w->slots);
   w->acking = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
   w->held = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  w->asked = cfg (off)->flush_batch; /* the claim that started the flush */
+  w->asked = claim_size (off, f); /* the claim that started the flush */
   f->win = w;
   return w;
 }
@@ -987,6 +1009,20 @@ window_take (PrlOffline *off, Flush *f, const char *id)
     return FALSE;
   g_hash_table_add (w->held, g_strdup (id));
   return TRUE;
+}
+
+/* A claim of @f answered @messages (store order): the next claim lists what comes after the
+ * last of them. */
+static void
+window_claimed (Flush *f, const GPtrArray *messages)
+{
+  const PrlStoredMessage *last = messages != NULL && messages->len > 0
+                                     ? g_ptr_array_index (messages, messages->len - 1)
+                                     : NULL;
+  if (last == NULL || last->id == NULL)
+    return;
+  g_free (f->win->after);
+  f->win->after = g_strdup (last->id);
 }
 
 /* Forgets @s (its token, its id) and frees it. */
@@ -1055,8 +1091,25 @@ window_send (PrlOffline *off, Flush *f, PrlStoredMessage *m, GPtrArray *out)
   return TRUE;
 }
 
-/* The next claim while deliveries go on: it asks for flush_batch messages beyond the @held
- * ones it will list again (waiting or in flight). */
+/* How many messages a claim of @f asks for: flush_batch, or with a window W > 1 at least
+ * 4 W but no more than WINDOW_CLAIM_LEAD unless W itself is more (at most WINDOW_CLAIM_MAX):
+ * a claim's worth must outlast the next claim's round trip (the store fsyncs the lease
+ * first), or the window runs dry while it is answered, as it did with claims of W for W = 32;
+ * and a claim of many hundreds holds Redis and the main loop for milliseconds, which drains a
+ * wide window too. flush_batch 0 (one claim of everything) stays 0. */
+static guint
+claim_size (PrlOffline *off, const Flush *f)
+{
+  const PrlCoreConfig *c = cfg (off);
+  guint w = f->is_sip ? c->flush_window : c->flush_window_xmpp;
+  if (w <= 1 || c->flush_batch == 0)
+    return c->flush_batch;
+  guint lead = MAX (w, MIN (4 * w, WINDOW_CLAIM_LEAD));
+  return MIN (MAX (c->flush_batch, lead), WINDOW_CLAIM_MAX);
+}
+
+/* The next claim while deliveries go on: @max messages queued after the last one the previous
+ * claim returned. */
 static void
 window_claim (PrlOffline *off, Flush *f, guint max, gint64 now_us, GPtrArray *out)
 {
@@ -1064,6 +1117,7 @@ window_claim (PrlOffline *off, Flush *f, guint max, gint64 now_us, GPtrArray *ou
   PrlAction *a = g_ptr_array_index (out, out->len - 1);
   g_assert (a->kind == PRL_ACTION_STORE_CLAIM);
   a->store.max = max;
+  a->store.after = g_strdup (f->win->after);
   f->win->asked = max;
 }
 
@@ -1090,9 +1144,8 @@ window_fill (PrlOffline *off, Flush *f, gint64 now_us, GPtrArray *out)
   }
   gboolean more = c->flush_batch > 0 && f->batch_len >= w->asked; /* a full claim */
   if (more) {
-    guint listed = f->batch.length + w->slots.length; /* what the claim lists again */
-    guint max = MIN (c->flush_batch + listed, WINDOW_CLAIM_MAX);
-    if (f->batch.length <= w->size && max > listed)
+    guint max = claim_size (off, f);
+    if (f->batch.length <= max)
       window_claim (off, f, max, now_us, out);
     return TRUE;
   }

@@ -217,6 +217,7 @@ static void
 pump (PrlMsrpConn *c)
 {
   gsize budget = PRL_MSRP_OUT_LOW_WATER;
+  c->corked = TRUE; /* one send() for the chunks built here, not one each */
   while (c->doom == 0 && budget > 0 && c->out->len - c->out_off < PRL_MSRP_OUT_LOW_WATER) {
     PrlMsrpOut *o = g_queue_pop_head (&c->rr);
     if (o == NULL)
@@ -230,6 +231,7 @@ pump (PrlMsrpConn *c)
       g_queue_push_tail (&c->rr, o);
     }
   }
+  c->corked = FALSE;
   flush (c);
   if (!g_queue_is_empty (&c->rr) && c->out_source == NULL)
     schedule_pump (c);
@@ -239,7 +241,14 @@ void
 prl_msrp_conn_write_frame (PrlMsrpConn *conn, const PrlMsrpFrame *frame)
 {
   prl_msrp_frame_write (frame, conn->out);
-  flush (conn);
+  prl_msrp_conn_written (conn);
+}
+
+void
+prl_msrp_conn_written (PrlMsrpConn *conn)
+{
+  if (!conn->corked)
+    flush (conn);
 }
 
 void

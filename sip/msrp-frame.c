@@ -117,13 +117,25 @@ prl_msrp_is_ident (const char *s, gsize len)
   return TRUE;
 }
 
+/* 6 random bits per character (a 62-letter alphabet, so a few letters are a little likelier):
+ * one g_random_int() gives five characters, where a call per character took GLib's global
+ * random lock 32 times per SEND. */
 char *
 prl_msrp_random_ident (guint len)
 {
   static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
   char *s = g_malloc (len + 1);
-  for (guint i = 0; i < len; i++)
-    s[i] = alphabet[g_random_int_range (0, (gint32)sizeof alphabet - 1)];
+  guint32 bits = 0;
+  guint left = 0;
+  for (guint i = 0; i < len; i++) {
+    if (left == 0) {
+      bits = g_random_int ();
+      left = 5;
+    }
+    s[i] = alphabet[(bits & 63) % (sizeof alphabet - 1)];
+    bits >>= 6;
+    left--;
+  }
   s[len] = '\0';
   return s;
 }
@@ -305,10 +317,68 @@ prl_msrp_frame_write (const PrlMsrpFrame *frame, GByteArray *out)
   g_byte_array_append (out, (const guint8 *)s->str, (guint)s->len);
 }
 
+static void
+append_str (GByteArray *out, const char *s)
+{
+  g_byte_array_append (out, (const guint8 *)s, (guint)strlen (s));
+}
+
+static void
+append_header (GByteArray *out, const char *name, const char *value)
+{
+  append_str (out, name);
+  g_byte_array_append (out, (const guint8 *)": ", 2);
+  append_str (out, value);
+  g_byte_array_append (out, (const guint8 *)"\r\n", 2);
+}
+
+static void
+append_decimal (GByteArray *out, guint64 v)
+{
+  char buf[24];
+  guint i = sizeof buf;
+  do {
+    buf[--i] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v > 0);
+  g_byte_array_append (out, (const guint8 *)buf + i, (guint)(sizeof buf - i));
+}
+
+void
+prl_msrp_frame_write_send (const PrlMsrpSendChunk *c, GByteArray *out)
+{
+  append_str (out, "MSRP ");
+  append_str (out, c->tid);
+  append_str (out, " SEND\r\n");
+  append_header (out, "To-Path", c->to_path);
+  append_header (out, "From-Path", c->from_path);
+  append_header (out, "Message-ID", c->message_id);
+  append_str (out, "Byte-Range: ");
+  append_decimal (out, c->first);
+  g_byte_array_append (out, (const guint8 *)"-", 1);
+  if (c->open_end)
+    g_byte_array_append (out, (const guint8 *)"*", 1);
+  else
+    append_decimal (out, c->last);
+  g_byte_array_append (out, (const guint8 *)"/", 1);
+  append_decimal (out, c->total);
+  g_byte_array_append (out, (const guint8 *)"\r\n", 2);
+  if (c->success_report)
+    append_header (out, "Success-Report", "yes");
+  append_header (out, "Content-Type", c->content_type);
+  g_byte_array_append (out, (const guint8 *)"\r\n", 2);
+  if (c->len > 0)
+    g_byte_array_append (out, c->body, (guint)c->len);
+  append_str (out, "\r\n-------");
+  append_str (out, c->tid);
+  guint8 end[3] = { (guint8)c->flag, '\r', '\n' };
+  g_byte_array_append (out, end, 3);
+}
+
 gboolean
 prl_msrp_body_has_end_line (const guint8 *data, gsize len, const char *tid)
 {
-  g_autofree char *needle = g_strdup_printf ("-------%s", tid);
+  g_autofree char *needle = g_strconcat ("-------", tid, NULL);
   gsize n = strlen (needle);
   for (gsize i = 0; i + n < len; i++) {
     if (data[i] == '-' && memcmp (data + i, needle, n) == 0

@@ -57,6 +57,21 @@ guint prl_msrp_frame_check (const PrlMsrpFrame *frame, const char **reason);
  * one, end-line). Appends to @out. The caller makes sure the end-line does not occur in
  * the body (prl_msrp_body_has_end_line). */
 void prl_msrp_frame_write (const PrlMsrpFrame *frame, GByteArray *out);
+/* One chunk of an outgoing SEND, as prl_msrp_frame_write_send() writes it (all borrowed). */
+typedef struct {
+  const char *tid, *to_path, *from_path, *message_id, *content_type;
+  gsize first, last, total; /* Byte-Range first-last/total */
+  gboolean open_end;        /* "*" instead of last (an interruptible chunk) */
+  gboolean success_report;  /* "Success-Report: yes" */
+  const guint8 *body;
+  gsize len;
+  char flag;
+} PrlMsrpSendChunk;
+
+/* Appends the SEND chunk @c to @out: the same bytes as a PrlMsrpFrame with To-Path, From-Path,
+ * Message-ID, Byte-Range, [Success-Report,] Content-Type and the body given to
+ * prl_msrp_frame_write(), without building one (the stack's per-message path). */
+void prl_msrp_frame_write_send (const PrlMsrpSendChunk *c, GByteArray *out);
 /* TRUE when "-------<tid>" followed by a flag occurs in @data (the sender must then pick
  * another tid: RFC 4975 §7.1). */
 gboolean prl_msrp_body_has_end_line (const guint8 *data, gsize len, const char *tid);

@@ -88,6 +88,7 @@ struct _PrlMsrpConn {
   GQueue rr;            /* PrlMsrpOut* with chunks left, borrowed */
   GHashTable *sessions; /* session ids bound (guint64*, borrowed from the sessions) */
   guint pump_idle;      /* idle source building the next chunks */
+  gboolean corked;      /* pump() is building chunks: frames wait for its one flush */
   guint doom;           /* idle source failing the connection after a write error */
   char *doom_reason;
 };
@@ -97,7 +98,8 @@ typedef struct {
   guint64 session;  /* 0 for AUTH */
   char *message_id; /* NULL: a bodiless SEND or AUTH */
   guint64 conn;
-  guint timer;
+  GList due;      /* in stack->txn_due (data = this) until answered or timed out */
+  gint64 due_us;  /* monotonic: when it times out */
   PrlMsrpStack *stack;
 } PrlMsrpTxn;
 
@@ -117,6 +119,8 @@ struct _PrlMsrpStack {
   GHashTable *by_sid;   /* session-id text (borrowed from the session) -> PrlMsrpSession* */
   GHashTable *conns;    /* guint64* -> PrlMsrpConn*, owned */
   GHashTable *txns;     /* tid -> PrlMsrpTxn*, owned */
+  GQueue txn_due;       /* PrlMsrpTxn* (borrowed), earliest deadline first */
+  GSource *txn_timer;   /* ready when the head of @txn_due times out */
   guint64 next_session, next_conn;
   GQueue notices; /* pending callbacks */
   guint notice_idle;
@@ -163,6 +167,9 @@ void prl_msrp_session_up (PrlMsrpStack *stack, PrlMsrpSession *s, gboolean send_
 void prl_msrp_out_next_chunk (PrlMsrpStack *stack, PrlMsrpConn *conn, PrlMsrpOut *o);
 void prl_msrp_out_free (gpointer p);
 void prl_msrp_txn_free (gpointer p);
+/* The transaction timer: one GSource for all of them (msrp-session.c). */
+void prl_msrp_txn_timer_init (PrlMsrpStack *stack);
+void prl_msrp_txn_timer_clear (PrlMsrpStack *stack);
 /* Sends @frame on @conn as a new transaction of @session / @message_id (timer armed). */
 void prl_msrp_txn_send (PrlMsrpStack *stack, PrlMsrpConn *conn, PrlMsrpFrame *frame,
                         guint64 session, const char *message_id);
@@ -178,6 +185,8 @@ PrlMsrpConn *prl_msrp_conn_open (PrlMsrpStack *stack, const char *host, guint po
                                  gboolean is_relay);
 PrlMsrpConn *prl_msrp_conn_find (PrlMsrpStack *stack, const char *key);
 void prl_msrp_conn_write_frame (PrlMsrpConn *conn, const PrlMsrpFrame *frame);
+/* The caller appended bytes to conn->out itself: send them (unless pump() is building). */
+void prl_msrp_conn_written (PrlMsrpConn *conn);
 /* Schedules chunks of @o on @conn (round robin with the other messages). */
 void prl_msrp_conn_queue_out (PrlMsrpConn *conn, PrlMsrpOut *o);
 void prl_msrp_conn_unqueue_out (PrlMsrpConn *conn, PrlMsrpOut *o);

@@ -26,8 +26,8 @@ void
 prl_msrp_txn_free (gpointer p)
 {
   PrlMsrpTxn *t = p;
-  if (t->timer != 0)
-    g_source_remove (t->timer);
+  if (t->due.data != NULL)
+    g_queue_unlink (&t->stack->txn_due, &t->due);
   g_free (t->tid);
   g_free (t->message_id);
   g_free (t);
@@ -44,33 +44,90 @@ out_fail (PrlMsrpStack *stack, PrlMsrpSession *s, PrlMsrpOut *o, guint status)
   g_hash_table_remove (prl_msrp_session_outs (s), o->message_id);
 }
 
-static gboolean
-on_txn_timeout (gpointer data)
+/* Transaction timeouts (§7.3). All transactions share one timeout, so their deadlines come
+ * in send order: a FIFO behind one GSource whose ready time is the head's. A GLib timeout per
+ * SEND made every loop iteration walk hundreds of sources during a windowed push. */
+static void
+arm_txn_timer (PrlMsrpStack *stack)
 {
-  PrlMsrpTxn *t = data;
-  PrlMsrpStack *stack = t->stack;
-  t->timer = 0;
+  PrlMsrpTxn *head = g_queue_peek_head (&stack->txn_due);
+  g_source_set_ready_time (stack->txn_timer, head != NULL ? head->due_us : -1);
+}
+
+static void
+txn_timeout (PrlMsrpStack *stack, PrlMsrpTxn *t)
+{
   PrlMsrpSession *s = prl_msrp_session_get (stack, t->session);
   g_autofree char *mid = g_strdup (t->message_id);
   g_hash_table_remove (stack->txns, t->tid);
   PrlMsrpOut *o = s != NULL ? prl_msrp_session_out (s, mid) : NULL;
   if (o != NULL)
     out_fail (stack, s, o, 408);
-  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_txn_timer (gpointer data)
+{
+  PrlMsrpStack *stack = data;
+  gint64 now = g_get_monotonic_time ();
+  PrlMsrpTxn *t;
+  while ((t = g_queue_peek_head (&stack->txn_due)) != NULL && t->due_us <= now)
+    txn_timeout (stack, t); /* frees t, which unlinks it */
+  arm_txn_timer (stack);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+txn_timer_dispatch (GSource *source, GSourceFunc callback, gpointer data)
+{
+  return callback (data);
+}
+
+static GSourceFuncs txn_timer_funcs = { .dispatch = txn_timer_dispatch };
+
+void
+prl_msrp_txn_timer_init (PrlMsrpStack *stack)
+{
+  g_queue_init (&stack->txn_due);
+  stack->txn_timer = g_source_new (&txn_timer_funcs, sizeof (GSource)); /* by ready time only */
+  g_source_set_callback (stack->txn_timer, on_txn_timer, stack, NULL);
+  g_source_attach (stack->txn_timer, NULL);
+}
+
+void
+prl_msrp_txn_timer_clear (PrlMsrpStack *stack)
+{
+  if (stack->txn_timer == NULL)
+    return;
+  g_source_destroy (stack->txn_timer);
+  g_clear_pointer (&stack->txn_timer, g_source_unref);
+}
+
+/* A new transaction for @tid (transfer full), timed from now. */
+static void
+txn_add (PrlMsrpStack *stack, PrlMsrpConn *conn, char *tid, guint64 session,
+         const char *message_id)
+{
+  PrlMsrpTxn *t = g_new0 (PrlMsrpTxn, 1);
+  t->tid = tid;
+  t->session = session;
+  t->message_id = g_strdup (message_id);
+  t->conn = conn->id;
+  t->stack = stack;
+  t->due_us = g_get_monotonic_time () + (gint64)stack->config.transaction_timeout_ms * 1000;
+  t->due.data = t;
+  gboolean was_empty = g_queue_is_empty (&stack->txn_due);
+  g_queue_push_tail_link (&stack->txn_due, &t->due);
+  if (was_empty)
+    arm_txn_timer (stack);
+  g_hash_table_replace (stack->txns, t->tid, t);
 }
 
 void
 prl_msrp_txn_send (PrlMsrpStack *stack, PrlMsrpConn *conn, PrlMsrpFrame *frame, guint64 session,
                    const char *message_id)
 {
-  PrlMsrpTxn *t = g_new0 (PrlMsrpTxn, 1);
-  t->tid = g_strdup (frame->tid);
-  t->session = session;
-  t->message_id = g_strdup (message_id);
-  t->conn = conn->id;
-  t->stack = stack;
-  t->timer = g_timeout_add (stack->config.transaction_timeout_ms, on_txn_timeout, t);
-  g_hash_table_replace (stack->txns, t->tid, t);
+  txn_add (stack, conn, g_strdup (frame->tid), session, message_id);
   prl_msrp_conn_write_frame (conn, frame);
 }
 
@@ -105,27 +162,28 @@ prl_msrp_out_next_chunk (PrlMsrpStack *stack, PrlMsrpConn *conn, PrlMsrpOut *o)
   gsize total = g_bytes_get_size (o->body);
   const guint8 *data = g_bytes_get_data (o->body, NULL);
   gsize n = MIN (stack->config.chunk_size, total - o->offset);
-  g_autofree char *tid = new_tid (stack, data + o->offset, n);
-  g_autoptr (PrlMsrpFrame) f = prl_msrp_frame_new_request (tid, "SEND");
-  prl_msrp_frame_add_header (f, "To-Path", s->to_path);
-  prl_msrp_frame_add_header (f, "From-Path", s->uri);
-  prl_msrp_frame_add_header (f, "Message-ID", o->message_id);
+  char *tid = new_tid (stack, data + o->offset, n);
   /* a chunk over 2048 octets must be interruptible: its range-end is "*" (§7.1) */
-  g_autofree char *range
-      = n > 2048 ? g_strdup_printf ("%" G_GSIZE_FORMAT "-*/%" G_GSIZE_FORMAT, o->offset + 1, total)
-                 : g_strdup_printf ("%" G_GSIZE_FORMAT "-%" G_GSIZE_FORMAT "/%" G_GSIZE_FORMAT,
-                                    o->offset + 1, o->offset + n, total);
-  prl_msrp_frame_add_header (f, "Byte-Range", range);
-  if (o->success_report)
-    prl_msrp_frame_add_header (f, "Success-Report", "yes");
-  prl_msrp_frame_add_header (f, "Content-Type", o->content_type);
-  prl_msrp_frame_set_body (f, data + o->offset, n);
+  PrlMsrpSendChunk c = { .tid = tid,
+                         .to_path = s->to_path,
+                         .from_path = s->uri,
+                         .message_id = o->message_id,
+                         .content_type = o->content_type,
+                         .first = o->offset + 1,
+                         .last = o->offset + n,
+                         .total = total,
+                         .open_end = n > 2048,
+                         .success_report = o->success_report,
+                         .body = data + o->offset,
+                         .len = n };
   o->offset += n;
-  f->flag = o->offset == total ? '$' : '+';
-  o->sent_last = f->flag == '$';
+  c.flag = o->offset == total ? '$' : '+';
+  o->sent_last = c.flag == '$';
   o->in_flight++;
   stack->stats.tx_frames++;
-  prl_msrp_txn_send (stack, conn, f, s->id, o->message_id);
+  txn_add (stack, conn, tid, s->id, o->message_id); /* takes tid */
+  prl_msrp_frame_write_send (&c, conn->out);
+  prl_msrp_conn_written (conn);
 }
 
 /* A bodiless SEND: the active side's first frame when nothing is queued (§5.4). */

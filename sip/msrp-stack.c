@@ -277,6 +277,7 @@ prl_msrp_stack_new (const PrlMsrpConfig *config, const PrlMsrpCallbacks *cb, gpo
   s->by_sid = g_hash_table_new (g_str_hash, g_str_equal);
   s->conns = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, prl_msrp_conn_free);
   s->txns = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, prl_msrp_txn_free);
+  prl_msrp_txn_timer_init (s);
   g_queue_init (&s->notices);
   s->incoming_id = g_signal_connect (service, "incoming", G_CALLBACK (on_incoming), s);
   g_socket_service_start (service);
@@ -304,6 +305,7 @@ stack_destroy (PrlMsrpStack *s)
   g_clear_pointer (&s->sessions, g_hash_table_unref);
   g_clear_pointer (&s->by_sid, g_hash_table_unref);
   g_clear_pointer (&s->txns, g_hash_table_unref);
+  prl_msrp_txn_timer_clear (s);
   g_queue_clear_full (&s->notices, notice_free);
   if (s->notice_idle != 0)
     g_source_remove (s->notice_idle);

@@ -52,4 +52,15 @@ void prl_store_reply_send (PrlStoreReply *r);
 /* Queues an on_state notification. */
 void prl_store_post_state (PrlStore *s, gboolean is_up);
 
+/* store-acks.c: the coalescing of prl_store_ack() (store.h). */
+void prl_store_acks_init (PrlStore *s);
+/* Queues one ack; it goes out with the others of its owner from an idle callback (main-loop
+ * priority, so in the next iteration), or at once when its owner's batch is full. */
+void prl_store_acks_add (PrlStore *s, const char *owner, const char *id, PrlStoreDoneFunc done,
+                         gpointer user_data);
+/* Hands every waiting batch to the backend now (before any other operation, and at free). */
+void prl_store_acks_flush (PrlStore *s);
+/* Frees the (empty) state; call after the last flush. */
+void prl_store_acks_clear (PrlStore *s);
+
 G_END_DECLS

@@ -119,8 +119,8 @@ memory_park (PrlStore *s, const PrlStoredMessage *m, const PrlStoreLimits *limit
 }
 
 static void
-memory_claim (PrlStore *s, const char *owner, guint max, guint lease_ms, gint64 now_us,
-              PrlStoreClaimFunc done, gpointer user_data)
+memory_claim (PrlStore *s, const char *owner, const char *after, guint max, guint lease_ms,
+              gint64 now_us, PrlStoreClaimFunc done, gpointer user_data)
 {
   Shared *sh = ((StoreMemory *)s)->shared;
   PrlStoreReply *r = prl_store_reply_new_claim (s, done, user_data);
@@ -139,7 +139,8 @@ memory_claim (PrlStore *s, const char *owner, guint max, guint lease_ms, gint64 
   u->lease_ms = lease_ms;
   u->lease_until_us = now_us + (gint64)lease_ms * 1000;
   r->messages = g_ptr_array_new_with_free_func ((GDestroyNotify)prl_stored_message_free);
-  GList *l = u->messages.head;
+  GList *from = after != NULL ? g_hash_table_lookup (u->by_id, after) : NULL;
+  GList *l = from != NULL ? from->next : u->messages.head; /* gone: from the head */
   while (l != NULL && r->messages->len < max) {
     GList *next = l->next;
     if (is_expired (l->data, now_us))
@@ -152,8 +153,8 @@ memory_claim (PrlStore *s, const char *owner, guint max, guint lease_ms, gint64 
 }
 
 static void
-memory_ack (PrlStore *s, const char *owner, const char *id, PrlStoreDoneFunc done,
-            gpointer user_data)
+memory_ack (PrlStore *s, const char *owner, const char *const *ids, guint n_ids,
+            PrlStoreDoneFunc done, gpointer user_data)
 {
   Shared *sh = ((StoreMemory *)s)->shared;
   PrlStoreReply *r = prl_store_reply_new_done (s, done, user_data);
@@ -162,9 +163,11 @@ memory_ack (PrlStore *s, const char *owner, const char *id, PrlStoreDoneFunc don
     prl_store_reply_fail (r, PRL_STORE_ERROR_LEASED, "%s holds no lease on %s", s->instance, owner);
   } else {
     u->lease_until_us = sh->clock_us + (gint64)u->lease_ms * 1000;
-    GList *link = g_hash_table_lookup (u->by_id, id);
-    if (link != NULL) /* else gone already: acking twice is harmless */
-      remove_link (sh, u, link);
+    for (guint i = 0; i < n_ids; i++) {
+      GList *link = g_hash_table_lookup (u->by_id, ids[i]);
+      if (link != NULL) /* else gone already: acking twice is harmless */
+        remove_link (sh, u, link);
+    }
   }
   prl_store_reply_send (r);
 }

@@ -45,11 +45,25 @@
 /* ---- the scripts (KEYS are always the user's own, under one hash tag) ---- */
 
 /* Drops the ids in gone from the queue and takes them (and freed body bytes) off the
- * counters; the counters go when the queue is empty. KEYS[1..3] = q, n, bytes. */
+ * counters; the counters go when the queue is empty. When gone is exactly the head of the
+ * queue (a flush acking in order) one LTRIM does it, else one LREM each. KEYS[1..3] = q, n,
+ * bytes. */
 #define LUA_FORGET                                                                                 \
   "local function forget(gone, freed)\n"                                                           \
   "  if #gone == 0 then return end\n"                                                              \
-  "  for _, id in ipairs(gone) do redis.call('LREM', KEYS[1], 1, id) end\n"                        \
+  "  local want = {}\n"                                                                            \
+  "  for _, id in ipairs(gone) do want[id] = true end\n"                                           \
+  "  local head = redis.call('LRANGE', KEYS[1], 0, #gone - 1)\n"                                   \
+  "  local prefix = #head == #gone\n"                                                              \
+  "  for _, id in ipairs(head) do\n"                                                               \
+  "    if not want[id] then prefix = false break end\n"                                            \
+  "    want[id] = nil\n"                                                                           \
+  "  end\n"                                                                                        \
+  "  if prefix then\n"                                                                             \
+  "    redis.call('LTRIM', KEYS[1], #gone, -1)\n"                                                  \
+  "  else\n"                                                                                       \
+  "    for _, id in ipairs(gone) do redis.call('LREM', KEYS[1], 1, id) end\n"                      \
+  "  end\n"                                                                                        \
   "  if redis.call('LLEN', KEYS[1]) == 0 then\n"                                                   \
   "    redis.call('DEL', KEYS[2], KEYS[3])\n"                                                      \
   "    return\n"                                                                                   \
@@ -93,8 +107,11 @@ static const char *const script_source[N_SCRIPTS] = {
                   "redis.call('INCR', KEYS[2])\n"
                   "redis.call('INCRBY', KEYS[3], ARGV[2])\n"
                   "return 1\n",
-  /* claim: KEYS q n bytes lease; ARGV instance lease_ms now_us max mprefix
-   * -> {removed, record...} (records: HGETALL, receive order), error LEASED */
+  /* claim: KEYS q n bytes lease; ARGV instance lease_ms now_us max mprefix after
+   * -> {removed, record...} (records: HGETALL, receive order), error LEASED. A non-empty
+   * after that is still queued: list from the id after it (LPOS, Redis >= 6.0.6; an older
+   * server lists from the head, which is only slower). A record's expiry is read from its
+   * HGETALL (one call per message listed) */
   [SCRIPT_CLAIM]
   = LUA_FORGET "local held = redis.call('GET', KEYS[4])\n"
                "if held and string.match(held, '^%d+ (.*)$') ~= ARGV[1] then\n"
@@ -106,19 +123,32 @@ static const char *const script_source[N_SCRIPTS] = {
                "local out = {0}\n"
                "local gone, freed = {}, 0\n"
                "local start = 0\n"
+               "if ARGV[6] ~= '' then\n"
+               "  local pos = redis.pcall('LPOS', KEYS[1], ARGV[6])\n"
+               "  if type(pos) == 'number' then start = pos + 1 end\n"
+               "end\n"
                "while #out <= max do\n"
                "  local ids = redis.call('LRANGE', KEYS[1], start, start + 99)\n"
                "  if #ids == 0 then break end\n"
                "  for _, id in ipairs(ids) do\n"
                "    local key = ARGV[5] .. id\n"
+               "    if #out > max then break end\n"
                "    if redis.call('TYPE', key).ok ~= 'hash' then\n"
                "      gone[#gone + 1] = id\n"
-               "    elseif expired(key, now) then\n"
-               "      freed = freed + redis.call('HSTRLEN', key, 'body')\n"
-               "      redis.call('DEL', key)\n"
-               "      gone[#gone + 1] = id\n"
-               "    elseif #out <= max then\n"
-               "      out[#out + 1] = redis.call('HGETALL', key)\n"
+               "    else\n"
+               "      local rec = redis.call('HGETALL', key)\n"
+               "      local e, len = 0, 0\n"
+               "      for i = 1, #rec - 1, 2 do\n"
+               "        if rec[i] == 'expires_us' then e = tonumber(rec[i + 1]) or 0\n"
+               "        elseif rec[i] == 'body' then len = #rec[i + 1] end\n"
+               "      end\n"
+               "      if e > 0 and e < now then\n"
+               "        freed = freed + len\n"
+               "        redis.call('DEL', key)\n"
+               "        gone[#gone + 1] = id\n"
+               "      else\n"
+               "        out[#out + 1] = rec\n"
+               "      end\n"
                "    end\n"
                "  end\n"
                "  start = start + 100\n"
@@ -126,20 +156,27 @@ static const char *const script_source[N_SCRIPTS] = {
                "forget(gone, freed)\n"
                "out[1] = #gone\n"
                "return out\n",
-  /* ack: KEYS q n bytes lease m; ARGV instance id -> 1 deleted, 0 gone already, error LEASED;
-   * renews the lease */
+  /* ack: KEYS q n bytes lease; ARGV instance mprefix id... -> how many were deleted (ids
+   * gone already count 0), error LEASED; renews the lease */
   [SCRIPT_ACK] = LUA_FORGET "local held = redis.call('GET', KEYS[4])\n"
                             "local ms, holder\n"
                             "if held then ms, holder = string.match(held, '^(%d+) (.*)$') end\n"
                             "if holder ~= ARGV[1] then return redis.error_reply('LEASED') end\n"
                             "redis.call('PEXPIRE', KEYS[4], ms)\n"
-                            "local t = redis.call('TYPE', KEYS[5]).ok\n"
-                            "if t == 'none' then return 0 end\n"
-                            "local len = 0\n"
-                            "if t == 'hash' then len = redis.call('HSTRLEN', KEYS[5], 'body') end\n"
-                            "redis.call('DEL', KEYS[5])\n"
-                            "forget({ARGV[2]}, len)\n"
-                            "return 1\n",
+                            "local gone, freed = {}, 0\n"
+                            "for i = 3, #ARGV do\n"
+                            "  local key = ARGV[2] .. ARGV[i]\n"
+                            "  local t = redis.call('TYPE', key).ok\n"
+                            "  if t ~= 'none' then\n"
+                            "    if t == 'hash' then\n"
+                            "      freed = freed + redis.call('HSTRLEN', key, 'body')\n"
+                            "    end\n"
+                            "    redis.call('DEL', key)\n"
+                            "    gone[#gone + 1] = ARGV[i]\n"
+                            "  end\n"
+                            "end\n"
+                            "forget(gone, freed)\n"
+                            "return #gone\n",
   /* release: KEYS lease; ARGV instance -> 1 released, 0 not ours */
   [SCRIPT_RELEASE] = "local held = redis.call('GET', KEYS[1])\n"
                      "if held and string.match(held, '^%d+ (.*)$') == ARGV[1] then\n"
@@ -820,8 +857,8 @@ on_claim_done (StoreRedis *self, Op *op, redisReply *reply, gpointer data)
 }
 
 static void
-redis_claim (PrlStore *s, const char *owner, guint max, guint lease_ms, gint64 now_us,
-             PrlStoreClaimFunc done, gpointer user_data)
+redis_claim (PrlStore *s, const char *owner, const char *after, guint max, guint lease_ms,
+             gint64 now_us, PrlStoreClaimFunc done, gpointer user_data)
 {
   StoreRedis *self = (StoreRedis *)s;
   Op *op = op_start (self, prl_store_reply_new_claim (s, done, user_data));
@@ -836,6 +873,7 @@ redis_claim (PrlStore *s, const char *owner, guint max, guint lease_ms, gint64 n
   args_addf (a, "%" G_GINT64_FORMAT, now_us);
   args_addf (a, "%u", op->max);
   args_add (a, mprefix);
+  args_add (a, after != NULL ? after : "");
   issue_script (self, op, SCRIPT_CLAIM, a, on_claim_done, NULL);
   op_maybe_finish (op);
 }
@@ -851,30 +889,30 @@ on_ack_done (StoreRedis *self, Op *op, redisReply *reply, gpointer data)
     return;
   }
   gint64 deleted;
-  if (reply->type != REDIS_REPLY_INTEGER || !reply_to_int (reply, &deleted)) {
+  if (reply->type != REDIS_REPLY_INTEGER || !reply_to_int (reply, &deleted) || deleted < 0) {
     fail_unexpected (op, reply, "ack");
     return;
   }
-  if (deleted == 1) {
-    self->stats.acked++;
-    decr_total (self, 1);
-  }
+  self->stats.acked += (guint64)deleted;
+  decr_total (self, deleted);
 }
 
+/* One script for the whole batch: one lease check, one AOF record, one reply. */
 static void
-redis_ack (PrlStore *s, const char *owner, const char *id, PrlStoreDoneFunc done,
-           gpointer user_data)
+redis_ack (PrlStore *s, const char *owner, const char *const *ids, guint n_ids,
+           PrlStoreDoneFunc done, gpointer user_data)
 {
   StoreRedis *self = (StoreRedis *)s;
   Op *op = op_start (self, prl_store_reply_new_done (s, done, user_data));
   if (op == NULL)
     return;
   op->owner = g_strdup (owner);
-  Args *a = script_args (self, SCRIPT_ACK, owner, 4, 1);
-  g_autofree char *mkey = message_key (self, owner, id);
-  args_add (a, mkey);
+  Args *a = script_args (self, SCRIPT_ACK, owner, 4, 0);
+  g_autofree char *mprefix = message_key (self, owner, "");
   args_add (a, s->instance);
-  args_add (a, id);
+  args_add (a, mprefix);
+  for (guint i = 0; i < n_ids; i++)
+    args_add (a, ids[i]);
   issue_script (self, op, SCRIPT_ACK, a, on_ack_done, NULL);
   op_maybe_finish (op);
 }

@@ -9,6 +9,9 @@
  * still in flight with UNAVAILABLE, into the outbox), then delivers the whole outbox and frees
  * the common part. Called from one of the store's own callbacks, the free waits until that
  * callback has returned. The backend structs embed PrlStore first and are freed here.
+ *
+ * Acks are coalesced by store-acks.c; every other wrapper first sends the acks still waiting
+ * there, so the backend gets the requests in the order they were made.
  */
 #include "store/store-internal.h"
 
@@ -160,6 +163,7 @@ prl_store_init (PrlStore *s, const PrlStoreVTable *vtable, const char *instance)
   s->instance = g_strdup (instance);
   s->outbox = g_new0 (PrlStoreOutbox, 1);
   g_queue_init (&s->outbox->ready);
+  prl_store_acks_init (s);
 }
 
 gboolean
@@ -199,12 +203,20 @@ prl_store_park (PrlStore *s, const PrlStoredMessage *m, const PrlStoreLimits *li
     return;
   }
   static const PrlStoreLimits unlimited = { 0 };
+  prl_store_acks_flush (s);
   s->vtable->park (s, m, limits != NULL ? limits : &unlimited, done, user_data);
 }
 
 void
 prl_store_claim (PrlStore *s, const char *owner, guint max, guint lease_ms, gint64 now_us,
                  PrlStoreClaimFunc done, gpointer user_data)
+{
+  prl_store_claim_after (s, owner, NULL, max, lease_ms, now_us, done, user_data);
+}
+
+void
+prl_store_claim_after (PrlStore *s, const char *owner, const char *after, guint max, guint lease_ms,
+                       gint64 now_us, PrlStoreClaimFunc done, gpointer user_data)
 {
   g_return_if_fail (s != NULL);
   g_return_if_fail (owner != NULL);
@@ -213,7 +225,8 @@ prl_store_claim (PrlStore *s, const char *owner, guint max, guint lease_ms, gint
     refuse_if_freeing (s, prl_store_reply_new_claim (s, done, user_data));
     return;
   }
-  s->vtable->claim (s, owner, max, lease_ms, now_us, done, user_data);
+  prl_store_acks_flush (s);
+  s->vtable->claim (s, owner, after, max, lease_ms, now_us, done, user_data);
 }
 
 void
@@ -226,7 +239,23 @@ prl_store_ack (PrlStore *s, const char *owner, const char *id, PrlStoreDoneFunc 
     refuse_if_freeing (s, prl_store_reply_new_done (s, done, user_data));
     return;
   }
-  s->vtable->ack (s, owner, id, done, user_data);
+  prl_store_acks_add (s, owner, id, done, user_data);
+}
+
+void
+prl_store_ack_many (PrlStore *s, const char *owner, const char *const *ids, guint n_ids,
+                    PrlStoreDoneFunc done, gpointer user_data)
+{
+  g_return_if_fail (s != NULL);
+  g_return_if_fail (owner != NULL && ids != NULL && n_ids > 0);
+  for (guint i = 0; i < n_ids; i++)
+    g_return_if_fail (ids[i] != NULL);
+  if (s->outbox->is_freeing) {
+    refuse_if_freeing (s, prl_store_reply_new_done (s, done, user_data));
+    return;
+  }
+  prl_store_acks_flush (s);
+  s->vtable->ack (s, owner, ids, n_ids, done, user_data);
 }
 
 void
@@ -238,6 +267,7 @@ prl_store_release (PrlStore *s, const char *owner, PrlStoreDoneFunc done, gpoint
     refuse_if_freeing (s, prl_store_reply_new_done (s, done, user_data));
     return;
   }
+  prl_store_acks_flush (s);
   s->vtable->release (s, owner, done, user_data);
 }
 
@@ -250,6 +280,7 @@ prl_store_purge (PrlStore *s, const char *owner, PrlStoreDoneFunc done, gpointer
     refuse_if_freeing (s, prl_store_reply_new_done (s, done, user_data));
     return;
   }
+  prl_store_acks_flush (s);
   s->vtable->purge (s, owner, done, user_data);
 }
 
@@ -261,6 +292,7 @@ prl_store_list (PrlStore *s, guint max, PrlStoreQueryFunc done, gpointer user_da
     refuse_if_freeing (s, prl_store_reply_new_query (s, done, user_data));
     return;
   }
+  prl_store_acks_flush (s);
   s->vtable->list (s, max, done, user_data);
 }
 
@@ -272,6 +304,7 @@ prl_store_expire (PrlStore *s, gint64 now_us, PrlStoreQueryFunc done, gpointer u
     refuse_if_freeing (s, prl_store_reply_new_query (s, done, user_data));
     return;
   }
+  prl_store_acks_flush (s);
   s->vtable->expire (s, now_us, done, user_data);
 }
 
@@ -297,7 +330,9 @@ real_free (PrlStore *s)
   PrlStoreOutbox *o = s->outbox;
   o->is_freeing = TRUE;
   g_clear_handle_id (&o->idle_id, g_source_remove);
+  prl_store_acks_flush (s); /* asked before the free: the backend answers them (or fails them) */
   s->vtable->free (s);
+  prl_store_acks_clear (s);
   o->busy++;
   PrlStoreReply *r;
   while ((r = g_queue_pop_head (&o->ready)) != NULL) {

@@ -10,7 +10,15 @@
  * it leaves the store only when prl_store_ack() is called after its delivery was confirmed.
  * claim() hands out a user's messages under a lease (lease_ms) held by one instance, so two
  * parleyd processes sharing one Redis never flush the same user at the same time; a crash
- * mid-flush lets the lease expire and the next claim re-delivers at most the message in flight.
+ * mid-flush lets the lease expire and the next claim re-delivers what was in flight (and what
+ * was delivered but whose ack the store had not applied yet).
+ *
+ * Acks are coalesced (store-acks.c), like a group commit: the acks of one owner reach the
+ * backend in batches (one Redis script, one fsync), at most PRL_STORE_ACK_BATCH ids each and
+ * at most one batch per owner waiting for its answer (the acks asked meanwhile go together
+ * when it is answered); every ack still gets its own answer (its batch's). Any other
+ * operation on the store sends the waiting acks first, so the backend applies everything in
+ * the order it was asked (an ack asked before a claim is applied before that claim).
  */
 #pragma once
 
@@ -57,10 +65,13 @@ typedef struct {
   const char *name;          /* "redis", "memory" */
   void (*park) (PrlStore *s, const PrlStoredMessage *m, const PrlStoreLimits *limits,
                 PrlStoreDoneFunc done, gpointer user_data);
-  void (*claim) (PrlStore *s, const char *owner, guint max, guint lease_ms, gint64 now_us,
-                 PrlStoreClaimFunc done, gpointer user_data);
-  void (*ack) (PrlStore *s, const char *owner, const char *id, PrlStoreDoneFunc done,
-               gpointer user_data);
+  /* @after: NULL, or an id the caller already holds: list only what is queued after it (from
+   * the head when it is not queued any more) */
+  void (*claim) (PrlStore *s, const char *owner, const char *after, guint max, guint lease_ms,
+                 gint64 now_us, PrlStoreClaimFunc done, gpointer user_data);
+  /* removes the @n_ids messages @ids (all or none: LEASED), one answer */
+  void (*ack) (PrlStore *s, const char *owner, const char *const *ids, guint n_ids,
+               PrlStoreDoneFunc done, gpointer user_data);
   void (*release) (PrlStore *s, const char *owner, PrlStoreDoneFunc done, gpointer user_data);
   void (*purge) (PrlStore *s, const char *owner, PrlStoreDoneFunc done, gpointer user_data);
   /* a{s(tt)}: owner -> (count, oldest received_us), at most @max owners */
@@ -73,6 +84,10 @@ typedef struct {
 } PrlStoreVTable;
 
 typedef struct _PrlStoreOutbox PrlStoreOutbox;
+typedef struct _PrlStoreAcks PrlStoreAcks;
+
+/* The most ids one coalesced ack carries (a longer run of acks is sent in several). */
+#define PRL_STORE_ACK_BATCH 256
 
 struct _PrlStore {
   const PrlStoreVTable *vtable;
@@ -80,6 +95,7 @@ struct _PrlStore {
   PrlStoreStateFunc on_state;
   gpointer state_data;
   PrlStoreOutbox *outbox;    /* private (store.c): answers waiting for their idle delivery */
+  PrlStoreAcks *acks;        /* private (store-acks.c): acks waiting to be sent together */
 };
 
 /* Redis at @host:@port (a literal IP or a UNIX socket path when @port is 0), database @db,
@@ -98,8 +114,21 @@ void prl_store_park (PrlStore *s, const PrlStoredMessage *m, const PrlStoreLimit
                      PrlStoreDoneFunc done, gpointer user_data);
 void prl_store_claim (PrlStore *s, const char *owner, guint max, guint lease_ms, gint64 now_us,
                       PrlStoreClaimFunc done, gpointer user_data);
+/* A claim that lists only the messages queued after @after (an id the caller took from an
+ * earlier claim and still holds), or from the head when @after is NULL or no longer queued:
+ * so a flush that claims ahead of its deliveries does not read again what it holds. */
+void prl_store_claim_after (PrlStore *s, const char *owner, const char *after, guint max,
+                            guint lease_ms, gint64 now_us, PrlStoreClaimFunc done,
+                            gpointer user_data);
+/* Removes message @id once delivered; coalesced with the other acks of @owner (above): sent
+ * in the next main-loop iteration, or when @owner's batch at the backend is answered. LEASED
+ * when this instance holds no lease on @owner. */
 void prl_store_ack (PrlStore *s, const char *owner, const char *id, PrlStoreDoneFunc done,
                     gpointer user_data);
+/* Removes @n_ids (> 0) messages at once, in one backend call, after the acks waiting to be
+ * coalesced: all or none (LEASED), one answer. @ids are borrowed for the call only. */
+void prl_store_ack_many (PrlStore *s, const char *owner, const char *const *ids, guint n_ids,
+                         PrlStoreDoneFunc done, gpointer user_data);
 void prl_store_release (PrlStore *s, const char *owner, PrlStoreDoneFunc done,
                         gpointer user_data);
 void prl_store_purge (PrlStore *s, const char *owner, PrlStoreDoneFunc done, gpointer user_data);

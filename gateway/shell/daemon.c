@@ -243,8 +243,8 @@ execute_store (PrlDaemon *self, const PrlAction *a)
     prl_store_park (self->store, op->message, &self->config->offline.limits, on_store_done, c);
     break;
   case PRL_ACTION_STORE_CLAIM:
-    prl_store_claim (self->store, op->owner, op->max, op->lease_ms, op->now_us, on_store_claimed,
-                     c);
+    prl_store_claim_after (self->store, op->owner, op->after, op->max, op->lease_ms, op->now_us,
+                           on_store_claimed, c);
     break;
   case PRL_ACTION_STORE_ACK:
     prl_store_ack (self->store, op->owner, op->id, on_store_done, c);

@@ -122,7 +122,14 @@ hang_up (PrlSessions *self, Session *s)
 static char *
 token_key (guint64 msrp, const char *message_id)
 {
-  return g_strdup_printf ("%" G_GUINT64_FORMAT ":%s", msrp, message_id);
+  char num[24]; /* one per SEND and per report: no printf */
+  guint i = sizeof num;
+  num[--i] = '\0';
+  do {
+    num[--i] = (char)('0' + msrp % 10);
+    msrp /= 10;
+  } while (msrp > 0);
+  return g_strconcat (num + i, ":", message_id, NULL);
 }
 
 static void

@@ -3,8 +3,10 @@
  * What the vectors do not show well: the date formats over many instants (checked against
  * GDateTime), owner-key normalisation, the bounded LRU tables, and a property test: N parked
  * messages flushed with random delivery failures and random re-claims are each acked at most
- * once, never before an earlier one, and every claim that got a lease ends with a release.
- * Rules: mapping-docs/offline.md §2, §5, §6.
+ * once, never before an earlier one, and every claim that got a lease ends with a release;
+ * and the same for windowed SIP flushes (§6a) whose answers come in any order, against a fake
+ * store that honours claim-after (or, at random, ignores it, as when the id is gone).
+ * Rules: mapping-docs/offline.md §2, §5, §6, §6a.
  */
 #include "gateway/offline.h"
 
@@ -229,6 +231,188 @@ test_flush_property (void)
   }
 }
 
+/* ---------------------------------------------------------------- windowed property test */
+
+typedef struct {
+  PrlCore *core;
+  GRand *rand;
+  gint64 now;
+  GPtrArray *parked;  /* PrlStoredMessage*: the fake store's queue, in order */
+  GHashTable *acked;  /* id -> count */
+  GHashTable *flying; /* MESSAGE request id -> message index (received order) */
+  GQueue store_answers; /* PrlEvent* (store results, in the order the store applied them) */
+  GPtrArray *sip_answers; /* PrlEvent* (SIP responses: delivered in any order) */
+  gint64 last_sent;     /* received_us of the last message sent in this flush */
+  gboolean leased;
+} WinRig;
+
+static gint
+parked_index (WinRig *r, const char *id)
+{
+  for (guint k = 0; k < r->parked->len; k++)
+    if (strcmp (((PrlStoredMessage *)g_ptr_array_index (r->parked, k))->id, id) == 0)
+      return (gint)k;
+  return -1;
+}
+
+static void
+win_execute (WinRig *r, GPtrArray *out)
+{
+  for (guint i = 0; i < out->len; i++) {
+    PrlAction *a = g_ptr_array_index (out, i);
+    PrlEvent *ev = g_new0 (PrlEvent, 1);
+    ev->kind = PRL_EVENT_STORE_RESULT;
+    ev->store.request = a->store.request;
+    switch (a->kind) {
+    case PRL_ACTION_STORE_CLAIM: {
+      gint from = 0;
+      if (a->store.after != NULL && g_rand_boolean (r->rand)) /* else: as if it were gone */
+        from = parked_index (r, a->store.after) + 1;
+      ev->store.messages = g_ptr_array_new_with_free_func ((GDestroyNotify)prl_stored_message_free);
+      for (guint k = (guint)from; k < r->parked->len && ev->store.messages->len < a->store.max;
+           k++) {
+        const PrlStoredMessage *m = g_ptr_array_index (r->parked, k);
+        g_ptr_array_add (ev->store.messages, prl_stored_message_dup (m));
+      }
+      r->leased = TRUE;
+      g_queue_push_tail (&r->store_answers, ev);
+      break;
+    }
+    case PRL_ACTION_STORE_ACK: {
+      guint n = GPOINTER_TO_UINT (g_hash_table_lookup (r->acked, a->store.id));
+      g_assert_cmpuint (n, ==, 0); /* acked at most once */
+      g_hash_table_insert (r->acked, g_strdup (a->store.id), GUINT_TO_POINTER (n + 1));
+      gint k = parked_index (r, a->store.id);
+      g_assert_cmpint (k, >=, 0);
+      g_ptr_array_remove_index (r->parked, (guint)k);
+      g_queue_push_tail (&r->store_answers, ev);
+      break;
+    }
+    case PRL_ACTION_STORE_RELEASE:
+      g_assert_true (r->leased);
+      r->leased = FALSE;
+      g_queue_push_tail (&r->store_answers, ev);
+      break;
+    case PRL_ACTION_SIP_SEND: {
+      /* call-id "ID@parley": the message sent; never one already in flight, in receive order */
+      g_autofree char *id = g_strndup (a->sip->call_id, strcspn (a->sip->call_id, "@"));
+      gint k = parked_index (r, id);
+      g_assert_cmpint (k, >=, 0); /* never one acked already */
+      const PrlStoredMessage *m = g_ptr_array_index (r->parked, (guint)k);
+      g_assert_cmpint (m->received_us, >, r->last_sent);
+      r->last_sent = m->received_us;
+      g_assert_false (g_hash_table_contains (r->flying, &a->sip->txn));
+      g_hash_table_insert (r->flying, g_memdup2 (&a->sip->txn, sizeof a->sip->txn), NULL);
+      ev->kind = PRL_EVENT_SIP_RESPONSE;
+      ev->response.request = a->sip->txn;
+      ev->response.status = g_rand_int_range (r->rand, 0, 30) == 0 ? 480 : 200;
+      g_ptr_array_add (r->sip_answers, ev);
+      break;
+    }
+    default:
+      g_free (ev);
+      break;
+    }
+  }
+}
+
+static void
+win_free_event (PrlEvent *ev)
+{
+  if (ev->kind == PRL_EVENT_STORE_RESULT && ev->store.messages != NULL)
+    g_ptr_array_unref (ev->store.messages);
+  g_free (ev);
+}
+
+/* Delivers the pending answers, a random one of the two kinds each time, until none is left. */
+static void
+win_run (WinRig *r, PrlEvent *first)
+{
+  g_autoptr (GPtrArray) out = prl_action_array_new ();
+  first->now_us = r->now;
+  prl_core_handle (r->core, first, out);
+  win_execute (r, out);
+  for (;;) {
+    gboolean store = !g_queue_is_empty (&r->store_answers);
+    gboolean sip = r->sip_answers->len > 0;
+    if (!store && !sip)
+      break;
+    PrlEvent *ev;
+    if (store && (!sip || g_rand_boolean (r->rand))) {
+      ev = g_queue_pop_head (&r->store_answers);
+    } else {
+      guint k = (guint)g_rand_int_range (r->rand, 0, (gint32)r->sip_answers->len);
+      ev = g_ptr_array_steal_index_fast (r->sip_answers, k);
+      g_assert_true (g_hash_table_remove (r->flying, &ev->response.request));
+    }
+    r->now += 1000;
+    ev->now_us = r->now;
+    g_ptr_array_set_size (out, 0);
+    prl_core_handle (r->core, ev, out);
+    win_free_event (ev);
+    win_execute (r, out);
+  }
+}
+
+static void
+test_flush_window_property (void)
+{
+  for (guint32 seed = 1; seed <= 60; seed++) {
+    WinRig r = { 0 };
+    r.rand = g_rand_new_with_seed (seed);
+    PrlCoreConfig c;
+    prl_core_config_init (&c);
+    prl_core_config_add_domain (&c, "sip.example.net", PRL_ADDR_DIRECT, NULL);
+    c.offline_enabled = TRUE;
+    c.flush_batch = (guint)g_rand_int_range (r.rand, 1, 7);
+    c.flush_window = (guint)g_rand_int_range (r.rand, 2, 9);
+    r.core = prl_core_new (&c);
+    prl_core_config_clear (&c);
+    r.parked = g_ptr_array_new_with_free_func ((GDestroyNotify)prl_stored_message_free);
+    r.acked = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+    r.flying = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+    r.sip_answers = g_ptr_array_new ();
+    g_queue_init (&r.store_answers);
+    guint n = (guint)g_rand_int_range (r.rand, 0, 60);
+    for (guint i = 0; i < n; i++) {
+      PrlStoredMessage *m = prl_stored_message_new ();
+      m->id = g_strdup_printf ("m%03u", i);
+      m->owner = g_strdup ("sip:alice@sip.example.net");
+      m->to = g_strdup ("sip:alice@sip.example.net");
+      m->from = g_strdup ("sip:bob@xmpp.example.com");
+      m->kind = g_strdup ("page");
+      m->origin = g_strdup ("xmpp");
+      m->body = g_strdup ("x");
+      m->body_len = 1;
+      m->received_us = 1000000 * (gint64)(i + 1);
+      g_ptr_array_add (r.parked, m);
+    }
+    r.now = 1;
+    PrlEvent up = { .kind = PRL_EVENT_XMPP_LINK, .link_up = TRUE };
+    win_run (&r, &up);
+    PrlEvent sup = { .kind = PRL_EVENT_STORE_STATE, .store_up = TRUE };
+    win_run (&r, &sup);
+    for (int round = 0; round < 400 && r.parked->len > 0; round++) {
+      PrlEvent reg = { .kind = PRL_EVENT_SIP_REGISTER };
+      reg.reg.aor = (char *)"sip:alice@sip.example.net";
+      reg.reg.contact = (char *)"sip:alice@192.0.2.7";
+      reg.reg.expires = 3600;
+      r.last_sent = 0; /* a new flush starts again from the oldest left */
+      win_run (&r, &reg);
+      g_assert_false (r.leased); /* every flush gave its lease back */
+      g_assert_cmpuint (g_hash_table_size (r.flying), ==, 0);
+    }
+    g_assert_cmpuint (r.parked->len, ==, 0);
+    g_assert_cmpuint (g_hash_table_size (r.acked), ==, n);
+    prl_core_free (r.core);
+    g_ptr_array_unref (r.parked);
+    g_ptr_array_unref (r.sip_answers);
+    g_hash_table_unref (r.acked);
+    g_hash_table_unref (r.flying);
+    g_rand_free (r.rand);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -237,5 +421,6 @@ main (int argc, char **argv)
   g_test_add_func ("/offline/owner-keys", test_owner_keys);
   g_test_add_func ("/offline/lru", test_lru);
   g_test_add_func ("/offline/flush-property", test_flush_property);
+  g_test_add_func ("/offline/flush-window-property", test_flush_window_property);
   return g_test_run ();
 }

@@ -122,6 +122,69 @@ test_checks (void)
   g_assert_cmpuint (prl_msrp_frame_check (f, &reason), ==, 400);
 }
 
+/* The stack's SEND fast path writes exactly what a frame with the same headers would. */
+static void
+test_write_send (void)
+{
+  static const char body[] = "hello -------x$ body";
+  struct {
+    gsize first, last, total;
+    gboolean open_end, report;
+    gsize len;
+    char flag;
+  } cases[] = {
+    { 1, 20, 20, FALSE, TRUE, 20, '$' },
+    { 1, 10, 20, FALSE, FALSE, 10, '+' },
+    { 3000, 0, 9000, TRUE, FALSE, 20, '+' },
+    { 1, 0, 0, FALSE, FALSE, 0, '$' },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr (PrlMsrpFrame) f = prl_msrp_frame_new_request ("tid1234ABCD", "SEND");
+    prl_msrp_frame_add_header (f, "To-Path", "msrp://127.0.0.1:2855/b;tcp");
+    prl_msrp_frame_add_header (f, "From-Path", "msrp://127.0.0.1:2856/a;tcp");
+    prl_msrp_frame_add_header (f, "Message-ID", "mid5678");
+    g_autofree char *range
+        = cases[i].open_end
+              ? g_strdup_printf ("%" G_GSIZE_FORMAT "-*/%" G_GSIZE_FORMAT, cases[i].first,
+                                 cases[i].total)
+              : g_strdup_printf ("%" G_GSIZE_FORMAT "-%" G_GSIZE_FORMAT "/%" G_GSIZE_FORMAT,
+                                 cases[i].first, cases[i].last, cases[i].total);
+    prl_msrp_frame_add_header (f, "Byte-Range", range);
+    if (cases[i].report)
+      prl_msrp_frame_add_header (f, "Success-Report", "yes");
+    prl_msrp_frame_add_header (f, "Content-Type", "message/cpim");
+    prl_msrp_frame_set_body (f, body, cases[i].len);
+    f->flag = cases[i].flag;
+    g_autoptr (GByteArray) want = g_byte_array_new ();
+    prl_msrp_frame_write (f, want);
+    PrlMsrpSendChunk c = { .tid = "tid1234ABCD",
+                           .to_path = "msrp://127.0.0.1:2855/b;tcp",
+                           .from_path = "msrp://127.0.0.1:2856/a;tcp",
+                           .message_id = "mid5678",
+                           .content_type = "message/cpim",
+                           .first = cases[i].first,
+                           .last = cases[i].last,
+                           .total = cases[i].total,
+                           .open_end = cases[i].open_end,
+                           .success_report = cases[i].report,
+                           .body = (const guint8 *)body,
+                           .len = cases[i].len,
+                           .flag = cases[i].flag };
+    g_autoptr (GByteArray) got = g_byte_array_new ();
+    g_byte_array_append (got, (const guint8 *)"x", 1); /* appends */
+    prl_msrp_frame_write_send (&c, got);
+    g_assert_cmpmem (got->data + 1, got->len - 1, want->data, want->len);
+  }
+  /* random idents: the length asked for, alphanumeric, and not all the same */
+  g_autofree char *a = prl_msrp_random_ident (16);
+  g_autofree char *b = prl_msrp_random_ident (16);
+  g_assert_cmpuint (strlen (a), ==, 16);
+  g_assert_true (prl_msrp_is_ident (a, 16));
+  for (const char *p = a; *p != '\0'; p++)
+    g_assert_true (g_ascii_isalnum (*p));
+  g_assert_cmpstr (a, !=, b);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -131,5 +194,6 @@ main (int argc, char **argv)
   g_test_add_func ("/sip/msrp/frame/values", test_values);
   g_test_add_func ("/sip/msrp/frame/end-line-in-body", test_end_line_in_body);
   g_test_add_func ("/sip/msrp/frame/checks", test_checks);
+  g_test_add_func ("/sip/msrp/frame/write-send", test_write_send);
   return g_test_run ();
 }

@@ -389,6 +389,150 @@ check_lease (const Backend *b)
   release_ok (a, owner);
 }
 
+/* Ids of @got, space-separated (for one comparison per claim). */
+static char *
+ids_of (const GPtrArray *got)
+{
+  GString *out = g_string_new (NULL);
+  for (guint i = 0; got != NULL && i < got->len; i++)
+    g_string_append_printf (out, "%s%s", i > 0 ? " " : "",
+                            ((const PrlStoredMessage *)g_ptr_array_index (got, i))->id);
+  return g_string_free (out, FALSE);
+}
+
+static char *
+claim_after_ids (PrlStore *s, const char *owner, const char *after, guint max)
+{
+  Answer a = { 0 };
+  prl_store_claim_after (s, owner, after, max, 30000, g_get_real_time (), on_claimed, &a);
+  g_assert_cmpuint (a.calls, ==, 0);
+  wait_count (&a.calls, 1);
+  g_assert_no_error (a.error);
+  char *ids = ids_of (a.messages);
+  answer_clear (&a);
+  return ids;
+}
+
+static void
+park_numbered (PrlStore *s, const char *owner, guint n)
+{
+  gint64 now = g_get_real_time ();
+  Answer a = { 0 };
+  for (guint i = 0; i < n; i++) {
+    g_autofree char *id = g_strdup_printf ("k%u", i);
+    g_autoptr (PrlStoredMessage) m = make_message (owner, id, "body", now + i);
+    prl_store_park (s, m, NULL, on_done, &a);
+  }
+  wait_count (&a.calls, n);
+  g_assert_no_error (a.error);
+}
+
+static guint64
+count_of (PrlStore *s, const char *owner)
+{
+  g_autoptr (GVariant) l = list_ok (s, 1000);
+  guint64 count = 0, oldest = 0;
+  if (!g_variant_lookup (l, owner, "(tt)", &count, &oldest))
+    return 0;
+  return count;
+}
+
+/* claim_after lists what is queued after an id the caller holds; from the head when that id
+ * is unknown or gone. */
+static void
+check_claim_after (const Backend *b)
+{
+  g_autoptr (PrlStore) s = b->open ("gw-a");
+  const char *owner = "sip:after@sip.test";
+  park_numbered (s, owner, 8);
+  g_autofree char *first = claim_after_ids (s, owner, NULL, 3);
+  g_assert_cmpstr (first, ==, "k0 k1 k2");
+  g_autofree char *next = claim_after_ids (s, owner, "k2", 3);
+  g_assert_cmpstr (next, ==, "k3 k4 k5");
+  g_autofree char *tail = claim_after_ids (s, owner, "k5", 10);
+  g_assert_cmpstr (tail, ==, "k6 k7");
+  g_autofree char *none = claim_after_ids (s, owner, "k7", 10);
+  g_assert_cmpstr (none, ==, "");
+  g_autofree char *unknown = claim_after_ids (s, owner, "nope", 2);
+  g_assert_cmpstr (unknown, ==, "k0 k1");
+  ack_expect (s, owner, "k5", -1);
+  g_autofree char *gone = claim_after_ids (s, owner, "k5", 2); /* acked: from the head */
+  g_assert_cmpstr (gone, ==, "k0 k1");
+  purge_ok (s, owner);
+}
+
+/* Acks asked together are answered each, once, after the call; they reach the store before a
+ * claim asked after them; a batch is all or none (LEASED); the counters follow. */
+static void
+check_ack_batch (const Backend *b)
+{
+  g_autoptr (PrlStore) s = b->open ("gw-a");
+  g_autoptr (PrlStore) other = b->open ("gw-b");
+  const char *owner = "sip:batch@sip.test";
+  guint n = PRL_STORE_ACK_BATCH + 44; /* more than one batch */
+  park_numbered (s, owner, n + 10);
+  g_autoptr (GPtrArray) got = claim_expect (s, owner, 1000, 30000, -1);
+  g_assert_cmpuint (got->len, ==, n + 10);
+
+  /* n coalesced acks, then at once a claim: it must not list any of them */
+  Answer acks = { 0 };
+  for (guint i = 0; i < n; i++) {
+    g_autofree char *id = g_strdup_printf ("k%u", i);
+    prl_store_ack (s, owner, id, on_done, &acks);
+  }
+  g_assert_cmpuint (acks.calls, ==, 0);
+  Answer claim = { 0 };
+  prl_store_claim (s, owner, 1000, 30000, g_get_real_time (), on_claimed, &claim);
+  wait_count (&claim.calls, 1);
+  g_assert_cmpuint (acks.calls, ==, n); /* the acks' answers came before the claim's */
+  g_assert_no_error (acks.error);
+  g_assert_no_error (claim.error);
+  g_autofree char *left = ids_of (claim.messages);
+  g_autofree char *want = g_strdup_printf ("k%u k%u k%u k%u k%u k%u k%u k%u k%u k%u", n, n + 1,
+                                           n + 2, n + 3, n + 4, n + 5, n + 6, n + 7, n + 8, n + 9);
+  g_assert_cmpstr (left, ==, want);
+  answer_clear (&claim);
+  answer_clear (&acks);
+  g_assert_cmpuint (count_of (s, owner), ==, 10);
+
+  /* out of order, a duplicate and an id gone already: one answer, the rest stays in order */
+  g_autofree char *a1 = g_strdup_printf ("k%u", n + 7);
+  g_autofree char *a2 = g_strdup_printf ("k%u", n + 2);
+  const char *ids[] = { a1, a2, a1, "k0" };
+  Answer many = { 0 };
+  prl_store_ack_many (s, owner, ids, G_N_ELEMENTS (ids), on_done, &many);
+  g_assert_cmpuint (many.calls, ==, 0);
+  wait_count (&many.calls, 1);
+  g_assert_no_error (many.error);
+  answer_clear (&many);
+  g_assert_cmpuint (count_of (s, owner), ==, 8);
+
+  /* another instance: LEASED, and nothing of the batch is removed */
+  g_autofree char *b1 = g_strdup_printf ("k%u", n);
+  g_autofree char *b2 = g_strdup_printf ("k%u", n + 1);
+  Answer theirs = { 0 };
+  prl_store_ack (other, owner, b1, on_done, &theirs);
+  prl_store_ack (other, owner, b2, on_done, &theirs);
+  wait_count (&theirs.calls, 2);
+  g_assert_error (theirs.error, PRL_STORE_ERROR, PRL_STORE_ERROR_LEASED);
+  answer_clear (&theirs);
+  g_assert_cmpuint (count_of (s, owner), ==, 8);
+
+  /* the head acked in order (the common case) */
+  const char *head[] = { b1, b2 };
+  prl_store_ack_many (s, owner, head, 2, on_done, &many);
+  wait_count (&many.calls, 1);
+  g_assert_no_error (many.error);
+  answer_clear (&many);
+  g_autoptr (GPtrArray) rest = claim_expect (s, owner, 1000, 30000, -1);
+  g_autofree char *rest_ids = ids_of (rest);
+  g_autofree char *rest_want
+      = g_strdup_printf ("k%u k%u k%u k%u k%u k%u", n + 3, n + 4, n + 5, n + 6, n + 8, n + 9);
+  g_assert_cmpstr (rest_ids, ==, rest_want);
+  g_assert_cmpuint (count_of (s, owner), ==, 6);
+  purge_ok (s, owner);
+}
+
 static void
 check_expiry (const Backend *b)
 {

@@ -81,6 +81,8 @@ main (int argc, char **argv)
   g_test_add_data_func ("/store/memory/quota", (gconstpointer)check_quota, run_check);
   g_test_add_data_func ("/store/memory/lease", (gconstpointer)check_lease, run_check);
   g_test_add_data_func ("/store/memory/expiry", (gconstpointer)check_expiry, run_check);
+  g_test_add_data_func ("/store/memory/claim-after", (gconstpointer)check_claim_after, run_check);
+  g_test_add_data_func ("/store/memory/ack-batch", (gconstpointer)check_ack_batch, run_check);
   g_test_add_data_func ("/store/memory/binary", (gconstpointer)check_binary, run_check);
   g_test_add_data_func ("/store/memory/free-pending", (gconstpointer)check_free_pending, run_check);
   g_test_add_data_func ("/store/memory/free-in-callback", (gconstpointer)check_free_in_callback,

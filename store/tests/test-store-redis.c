@@ -405,6 +405,8 @@ main (int argc, char **argv)
   g_test_add_data_func ("/store/redis/quota", (gconstpointer)check_quota, run_check);
   g_test_add_data_func ("/store/redis/lease", (gconstpointer)check_lease, run_check);
   g_test_add_data_func ("/store/redis/expiry", (gconstpointer)check_expiry, run_check);
+  g_test_add_data_func ("/store/redis/claim-after", (gconstpointer)check_claim_after, run_check);
+  g_test_add_data_func ("/store/redis/ack-batch", (gconstpointer)check_ack_batch, run_check);
   g_test_add_data_func ("/store/redis/binary", (gconstpointer)check_binary, run_check);
   g_test_add_data_func ("/store/redis/free-pending", (gconstpointer)check_free_pending, run_check);
   g_test_add_data_func ("/store/redis/free-in-callback", (gconstpointer)check_free_in_callback,
