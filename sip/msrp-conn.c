@@ -12,6 +12,8 @@
  */
 #include "sip/msrp-internal.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 
 #define READ_SIZE 16384
@@ -320,6 +322,11 @@ prl_msrp_conn_attach (PrlMsrpConn *conn, GSocketConnection *gconn)
   conn->gconn = g_object_ref (gconn);
   conn->socket = g_socket_connection_get_socket (gconn);
   g_socket_set_blocking (conn->socket, FALSE);
+  /* A chat message is one small frame (or a 200): Nagle would hold it while the previous
+   * one is unacknowledged, up to the peer's delayed-ACK time (40 ms on Linux). */
+  g_autoptr (GError) error = NULL;
+  if (!g_socket_set_option (conn->socket, IPPROTO_TCP, TCP_NODELAY, 1, &error))
+    g_debug ("MSRP: TCP_NODELAY not set: %s", error->message);
   conn->in_source = g_socket_create_source (conn->socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
   g_source_set_callback (conn->in_source, G_SOURCE_FUNC (on_readable), conn, NULL);
   g_source_attach (conn->in_source, NULL);
