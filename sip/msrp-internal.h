@@ -18,6 +18,7 @@
 #include "sip/msrp-frame.h"
 #include "sip/msrp-parser.h"
 #include "sip/msrp-reasm.h"
+#include "sip/msrp-types.h"
 #include "sip/msrp-uri.h"
 #include "sip/msrp.h"
 

@@ -52,6 +52,7 @@ prl_msrp_config_clear (PrlMsrpConfig *c)
   g_clear_pointer (&c->bind_address, g_free);
   g_clear_pointer (&c->host, g_free);
   g_clear_pointer (&c->accept_types, g_strfreev);
+  g_clear_pointer (&c->accept_wrapped_types, g_strfreev);
   g_clear_pointer (&c->relay, g_free);
 }
 
@@ -254,6 +255,7 @@ prl_msrp_stack_new (const PrlMsrpConfig *config, const PrlMsrpCallbacks *cb, gpo
   s->config.bind_address = g_strdup (bind);
   s->config.host = g_strdup (config->host);
   s->config.accept_types = g_strdupv (config->accept_types);
+  s->config.accept_wrapped_types = g_strdupv (config->accept_wrapped_types);
   s->config.relay = g_strdup (config->relay);
 #define DEFAULT(field, value)                                                                      \
   if (s->config.field == 0)                                                                        \
