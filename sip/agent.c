@@ -71,6 +71,13 @@
  * caps the request at net.core.rmem_max and doubles it for its bookkeeping: 2 MiB, as the
  * Kamailio of bench/ gets. */
 #define UDP_RMEM_BYTES (1024 * 1024)
+/* Every SIP message sofia reads or builds gets one block this much larger than its bytes, and
+ * the parser's many small pieces (headers, parameters) are cut from it (NTATAG_PRELOAD).
+ * Without it each message made dozens of small mallocs; freed when the transaction ended,
+ * they left the allocator's small-size slabs sparsely used by the dialogs and sessions set
+ * up in between, and that memory could not go back: RSS per idle chat session (bench/,
+ * scenario msrp) fell from ~9.5 KiB to ~5 KiB with it, of which ~4.8 KiB is live data. */
+#define MSG_PRELOAD_BYTES 4096
 
 /* Per-message lines ask the gate first, as do the plain debug lines on the MESSAGE path
  * (GATED_DEBUG): formatting lines the writer then drops cost a few per cent of the CPU per
@@ -1056,7 +1063,7 @@ create_nua (PrlSipAgent *self, const char *url)
       TAG_IF (c->user_agent == NULL, SIPTAG_USER_AGENT (SIP_NONE)),
       TAG_IF (c->outbound_proxy != NULL, NUTAG_PROXY (c->outbound_proxy)),
       TAG_IF (c->udp_retention_ms > 0, NTATAG_SIP_T1X64 (c->udp_retention_ms)),
-      TPTAG_UDP_RMEM (UDP_RMEM_BYTES), TAG_END ());
+      NTATAG_PRELOAD (MSG_PRELOAD_BYTES), TPTAG_UDP_RMEM (UDP_RMEM_BYTES), TAG_END ());
 }
 
 PrlSipAgent *
