@@ -228,8 +228,11 @@ first_chunk (const PrlMsrpFrame *f)
 static void
 on_send (PrlMsrpStack *stack, PrlMsrpConn *conn, PrlMsrpSession *s, PrlMsrpFrame *f)
 {
-  g_free (s->peer_from);
-  s->peer_from = g_strdup (prl_msrp_frame_get (f, "From-Path"));
+  const char *from = prl_msrp_frame_get (f, "From-Path");
+  if (g_strcmp0 (from, s->peer_from != NULL ? s->peer_from : s->to_path) != 0) {
+    g_free (s->peer_from);
+    s->peer_from = g_strcmp0 (from, s->to_path) != 0 ? g_strdup (from) : NULL;
+  }
   const char *mid = prl_msrp_frame_get (f, "Message-ID");
   const char *ct = prl_msrp_frame_get (f, "Content-Type");
   if (f->body_dropped > 0) {
