@@ -75,9 +75,13 @@
  * the parser's many small pieces (headers, parameters) are cut from it (NTATAG_PRELOAD).
  * Without it each message made dozens of small mallocs; freed when the transaction ended,
  * they left the allocator's small-size slabs sparsely used by the dialogs and sessions set
- * up in between, and that memory could not go back: RSS per idle chat session (bench/,
- * scenario msrp) fell from ~9.5 KiB to ~5 KiB with it, of which ~4.8 KiB is live data. */
-#define MSG_PRELOAD_BYTES 4096
+ * up in between, and that memory could not go back. The size trades idle sessions against
+ * retained transactions (the unused rest of a block is kept with them): RSS per idle chat
+ * session (bench --only msrp, 1 000 / 10 000 sessions) and the peak of 16 000 MESSAGEs kept
+ * 32 s (tests/integration/test_udp_memory.py) were, with no preload: 9.6 / 9.0 KiB and
+ * 166 MB; 1024: 8.2 / 7.9 KiB, 167 MB; 2048: 6.3 / 6.3 KiB, 178 MB; 3072: 5.4 / 5.7 KiB,
+ * 188 MB; 4096: 5.0 / 5.4 KiB, 230 MB (the block then passes 4 KiB). */
+#define MSG_PRELOAD_BYTES 3072
 
 /* Per-message lines ask the gate first, as do the plain debug lines on the MESSAGE path
  * (GATED_DEBUG): formatting lines the writer then drops cost a few per cent of the CPU per
