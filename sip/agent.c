@@ -10,7 +10,7 @@
  * txn id in `txns`, and handed to on_message; prl_sip_agent_respond() answers them later with
  * NUTAG_WITH_SAVED and destroys the handle, which we own.
  *
- * Dedupe: sofia keeps an answered UDP server transaction for Timer J (64*T1 = 32 s, ~10 KB
+ * Dedupe: sofia keeps an answered UDP server transaction for Timer J (64*T1 = 32 s, ~12 KB
  * each); we shorten that with NTATAG_SIP_T1X64 (LIBRARIES.md trap 3), so a retransmission
  * arriving after the transaction is gone reaches us as a new request. A bounded FIFO of
  * Call-ID + CSeq + From-tag keys remembers the final status sent: a late duplicate gets the
