@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """SIP over UDP under sustained load keeps parleyd's memory bounded (LIBRARIES.md trap 3).
 
-sofia keeps every answered UDP transaction for Timer J (32 s, ~12 KB each); parleyd shortens
+sofia keeps every answered UDP transaction for Timer J (32 s, ~10 KB each); parleyd shortens
 that to [sip] udp_retention_ms (2 s by default) and catches late retransmissions with its
 dedupe cache. The test sends the same load twice -- once with the default retention, once
 with sofia's own 32 s -- and compares parleyd's peak memory (VmHWM). With the XMPP link down
