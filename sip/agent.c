@@ -11,7 +11,7 @@
  * NUTAG_WITH_SAVED and destroys the handle, which we own.
  *
  * Dedupe: sofia keeps an answered UDP server transaction for Timer J (64*T1 = 32 s, ~10 KB
- * each); we shorten that with NTATAG_SIP_T1X64 (LIBRARIES.md trap 3), so a retransmission
+ * each, ~12 KB with INVITE sessions on: MSG_PRELOAD_BYTES); we shorten that with NTATAG_SIP_T1X64 (LIBRARIES.md trap 3), so a retransmission
  * arriving after the transaction is gone reaches us as a new request. A bounded FIFO of
  * Call-ID + CSeq + From-tag keys remembers the final status sent: a late duplicate gets the
  * same status again; one arriving while the original is still unanswered is parked on the
@@ -71,6 +71,20 @@
  * caps the request at net.core.rmem_max and doubles it for its bookkeeping: 2 MiB, as the
  * Kamailio of bench/ gets. */
 #define UDP_RMEM_BYTES (1024 * 1024)
+/* Every SIP message sofia reads or builds gets one block this much larger than its bytes, and
+ * the parser's many small pieces (headers, parameters) are cut from it (NTATAG_PRELOAD).
+ * Without it each message made dozens of small mallocs; freed when the transaction ended,
+ * they left the allocator's small-size slabs sparsely used by the dialogs and sessions set
+ * up in between, and that memory could not go back. The size trades idle sessions against
+ * retained transactions (the unused rest of a block is kept with them): RSS per idle chat
+ * session (bench --only msrp, 1 000 / 10 000 sessions) and the peak of 16 000 MESSAGEs kept
+ * 32 s (tests/integration/test_udp_memory.py) were, with no preload: 9.6 / 9.0 KiB and
+ * 166 MB; 1024: 8.2 / 7.9 KiB, 167 MB; 2048: 6.3 / 6.3 KiB, 178 MB; 3072: 5.4 / 5.7 KiB,
+ * 188 MB; 4096: 5.0 / 5.4 KiB, 230 MB (the block then passes 4 KiB). Only with INVITE sessions
+ * (config.invite, [chat] enabled): without them no long-lived dialog is there to be scattered,
+ * and the preload would only cost memory per transaction (the bench's gateway ceiling, MESSAGE
+ * only: peak 940 -> 1346 MB with 3072). */
+#define MSG_PRELOAD_BYTES 3072
 
 /* Per-message lines ask the gate first, as do the plain debug lines on the MESSAGE path
  * (GATED_DEBUG): formatting lines the writer then drops cost a few per cent of the CPU per
@@ -1056,7 +1070,8 @@ create_nua (PrlSipAgent *self, const char *url)
       TAG_IF (c->user_agent == NULL, SIPTAG_USER_AGENT (SIP_NONE)),
       TAG_IF (c->outbound_proxy != NULL, NUTAG_PROXY (c->outbound_proxy)),
       TAG_IF (c->udp_retention_ms > 0, NTATAG_SIP_T1X64 (c->udp_retention_ms)),
-      TPTAG_UDP_RMEM (UDP_RMEM_BYTES), TAG_END ());
+      TAG_IF (c->invite, NTATAG_PRELOAD (MSG_PRELOAD_BYTES)), TPTAG_UDP_RMEM (UDP_RMEM_BYTES),
+      TAG_END ());
 }
 
 PrlSipAgent *

@@ -18,6 +18,7 @@
 #include "sip/msrp-frame.h"
 #include "sip/msrp-parser.h"
 #include "sip/msrp-reasm.h"
+#include "sip/msrp-types.h"
 #include "sip/msrp-uri.h"
 #include "sip/msrp.h"
 
@@ -54,12 +55,14 @@ typedef struct {
 typedef struct {
   PrlMsrpStack *stack;
   guint64 id;
-  char *sid;         /* the session-id of our URI (key of by_sid) */
-  char *uri;         /* our session URI */
-  char *path;        /* our a=path: [Use-Path SP] uri */
-  char *to_path;     /* To-Path of what we send: [Use-Path SP] remote path */
-  char *remote_path; /* the peer's a=path, NULL before start */
-  char *peer_from;   /* From-Path of the peer's last request (REPORTs go there) */
+  /* one allocation per side, so that an idle session keeps few blocks (RSS per session) */
+  char *path;              /* our a=path: [Use-Path SP] uri, NUL, then the session-id */
+  const char *uri;         /* our session URI: the tail of path */
+  const char *sid;         /* the session-id of our URI, after path's NUL (key of by_sid) */
+  char *to_path;           /* To-Path of what we send: [Use-Path SP] remote path, or NULL */
+  const char *remote_path; /* the peer's a=path: the tail of to_path, NULL before start */
+  char *peer_from; /* From-Path of the peer's last request when it is not to_path (REPORTs go
+                      there), else NULL */
   PrlMsrpSessionState state;
   gboolean active;
   PrlMsrpConn *conn; /* bound connection, or NULL */

@@ -252,32 +252,45 @@ respond (PrlMsrpConn *conn, const PrlMsrpFrame *req, guint status, const char *o
   conn->stack->stats.tx_frames++;
 }
 
-/* RFC 4975 a=accept-types matching: "*", "type/ *", or type/subtype, parameters ignored. */
+/* A message/cpim SEND whose wrapped type we do not take (a=accept-wrapped-types) is refused
+ * 415 like an unoffered outer type, so the sender learns it was not delivered. Decided on the
+ * first chunk when the entity's headers are in it (@complete FALSE: PARTIAL waits), else on
+ * the complete message (@complete TRUE: headers that never end are refused too). */
 static gboolean
-type_accepted (char **accept, const char *content_type)
+wrapped_refused (PrlMsrpStack *stack, const char *content_type, const guint8 *data, gsize len,
+                 gboolean complete)
 {
-  if (accept == NULL)
+  if (stack->config.accept_wrapped_types == NULL || !prl_msrp_type_is_cpim (content_type))
+    return FALSE;
+  g_autofree char *inner = NULL;
+  switch (prl_msrp_cpim_inner_type (data, len, &inner)) {
+  case PRL_MSRP_CPIM_FOUND:
+    return !prl_msrp_type_accepted (stack->config.accept_wrapped_types, inner);
+  case PRL_MSRP_CPIM_NONE:
     return TRUE;
-  g_autofree char *t = g_strndup (content_type, strcspn (content_type, ";"));
-  g_strstrip (t);
-  const char *slash = strchr (t, '/');
-  for (guint i = 0; accept[i] != NULL; i++) {
-    const char *a = accept[i];
-    if (strcmp (a, "*") == 0 || g_ascii_strcasecmp (a, t) == 0)
-      return TRUE;
-    gsize al = strlen (a);
-    if (slash != NULL && al >= 2 && strcmp (a + al - 2, "/*") == 0 && (gsize)(slash - t) == al - 2
-        && g_ascii_strncasecmp (a, t, al - 2) == 0)
-      return TRUE;
+  case PRL_MSRP_CPIM_PARTIAL:
+  default:
+    return complete;
   }
-  return FALSE;
+}
+
+/* TRUE when @f carries the first bytes of its message (Byte-Range 1-..., or none). */
+static gboolean
+first_chunk (const PrlMsrpFrame *f)
+{
+  gint64 start = 1, end, total;
+  const char *range = prl_msrp_frame_get (f, "Byte-Range");
+  return range == NULL || (prl_msrp_byte_range_parse (range, &start, &end, &total) && start == 1);
 }
 
 static void
 on_send (PrlMsrpStack *stack, PrlMsrpConn *conn, PrlMsrpSession *s, PrlMsrpFrame *f)
 {
-  g_free (s->peer_from);
-  s->peer_from = g_strdup (prl_msrp_frame_get (f, "From-Path"));
+  const char *from = prl_msrp_frame_get (f, "From-Path");
+  if (g_strcmp0 (from, s->peer_from != NULL ? s->peer_from : s->to_path) != 0) {
+    g_free (s->peer_from);
+    s->peer_from = g_strcmp0 (from, s->to_path) != 0 ? g_strdup (from) : NULL;
+  }
   const char *mid = prl_msrp_frame_get (f, "Message-ID");
   const char *ct = prl_msrp_frame_get (f, "Content-Type");
   if (f->body_dropped > 0) {
@@ -289,7 +302,9 @@ on_send (PrlMsrpStack *stack, PrlMsrpConn *conn, PrlMsrpSession *s, PrlMsrpFrame
     respond (conn, f, 200, s->uri);
     return;
   }
-  if (!type_accepted (stack->config.accept_types, ct)) {
+  if (!prl_msrp_type_accepted (stack->config.accept_types, ct)
+      || (first_chunk (f) && wrapped_refused (stack, ct, f->body->data, f->body->len, FALSE))) {
+    stack->stats.rx_refused_type++;
     respond (conn, f, 415, s->uri);
     return;
   }
@@ -303,6 +318,11 @@ on_send (PrlMsrpStack *stack, PrlMsrpConn *conn, PrlMsrpSession *s, PrlMsrpFrame
     respond (conn, f, 200, s->uri);
     break;
   case PRL_MSRP_REASM_COMPLETE:
+    if (wrapped_refused (stack, type, out->data, out->len, TRUE)) {
+      stack->stats.rx_refused_type++;
+      respond (conn, f, 415, s->uri);
+      break;
+    }
     respond (conn, f, 200, s->uri);
     stack->stats.rx_messages++;
     prl_msrp_notice_message (stack, s->id, mid, type, g_steal_pointer (&out),

@@ -52,6 +52,7 @@ prl_msrp_config_clear (PrlMsrpConfig *c)
   g_clear_pointer (&c->bind_address, g_free);
   g_clear_pointer (&c->host, g_free);
   g_clear_pointer (&c->accept_types, g_strfreev);
+  g_clear_pointer (&c->accept_wrapped_types, g_strfreev);
   g_clear_pointer (&c->relay, g_free);
 }
 
@@ -187,11 +188,8 @@ session_free (gpointer p)
   g_clear_pointer (&s->outs, g_hash_table_unref);
   g_clear_pointer (&s->reports, g_hash_table_unref);
   g_clear_pointer (&s->reasm, prl_msrp_reasm_free);
-  g_free (s->sid);
-  g_free (s->uri);
   g_free (s->path);
   g_free (s->to_path);
-  g_free (s->remote_path);
   g_free (s->peer_from);
   g_free (s);
 }
@@ -254,6 +252,7 @@ prl_msrp_stack_new (const PrlMsrpConfig *config, const PrlMsrpCallbacks *cb, gpo
   s->config.bind_address = g_strdup (bind);
   s->config.host = g_strdup (config->host);
   s->config.accept_types = g_strdupv (config->accept_types);
+  s->config.accept_wrapped_types = g_strdupv (config->accept_wrapped_types);
   s->config.relay = g_strdup (config->relay);
 #define DEFAULT(field, value)                                                                      \
   if (s->config.field == 0)                                                                        \
@@ -370,15 +369,22 @@ prl_msrp_session_new (PrlMsrpStack *stack, GError **error)
     sid = prl_msrp_random_ident (PRL_MSRP_SESSION_ID_LEN);
   } while (g_hash_table_contains (stack->by_sid, sid));
   gboolean v6 = strchr (stack->host, ':') != NULL;
-  s->uri = g_strdup_printf ("msrp://%s%s%s:%u/%s;tcp", v6 ? "[" : "", stack->host, v6 ? "]" : "",
-                            stack->port, sid);
-  s->path = stack->use_path != NULL ? g_strdup_printf ("%s %s", stack->use_path, s->uri)
-                                    : g_strdup (s->uri);
+  GString *b = g_string_new (stack->use_path);
+  if (stack->use_path != NULL)
+    g_string_append_c (b, ' ');
+  gsize uri_at = b->len;
+  g_string_append_printf (b, "msrp://%s%s%s:%u/%s;tcp", v6 ? "[" : "", stack->host, v6 ? "]" : "",
+                          stack->port, sid);
+  gsize sid_at = b->len + 1;
+  g_string_append_len (b, "", 1); /* the path's NUL */
+  g_string_append (b, sid);
+  s->path = g_realloc (g_string_free (b, FALSE), sid_at + strlen (sid) + 1);
+  s->uri = s->path + uri_at;
+  s->sid = s->path + sid_at;
   g_queue_init (&s->waiting);
   g_hash_table_insert (stack->sessions, &s->id, s);
   /* the session-id part of the URI is the key: it is what a To-Path must name */
-  s->sid = g_steal_pointer (&sid);
-  g_hash_table_insert (stack->by_sid, s->sid, s);
+  g_hash_table_insert (stack->by_sid, (gpointer)s->sid, s);
   s->stack = stack;
   return s->id;
 }
@@ -429,9 +435,12 @@ prl_msrp_session_start (PrlMsrpStack *stack, guint64 session, const char *remote
     g_set_error (error, PRL_MSRP_ERROR, PRL_MSRP_ERROR_RELAY, "MSRP relay not authorised");
     return FALSE;
   }
-  s->remote_path = g_strjoinv (" ", uris);
-  s->to_path = stack->use_path != NULL ? g_strdup_printf ("%s %s", stack->use_path, s->remote_path)
-                                       : g_strdup (s->remote_path);
+  g_autofree char *remote = g_strjoinv (" ", uris);
+  if (stack->use_path != NULL) {
+    s->to_path = g_strdup_printf ("%s %s", stack->use_path, remote);
+    s->remote_path = s->to_path + strlen (stack->use_path) + 1;
+  } else
+    s->remote_path = s->to_path = g_steal_pointer (&remote);
   s->active = active;
   if (s->state == SESSION_UP) /* passive, and the peer was quicker than our start */
     return TRUE;

@@ -8,7 +8,8 @@
  * To-Path of the first frame that arrives. Several sessions may share a connection.
  *
  * The stack answers transactions itself (200, 400, 413 over max_message_size, 415 for a type
- * outside accept_types, 481 for an unknown session), reassembles chunked messages by
+ * outside accept_types or a CPIM-wrapped one outside accept_wrapped_types, 481 for an unknown
+ * session), reassembles chunked messages by
  * Byte-Range (bounded), chunks what it sends into SENDs of at most chunk_size body bytes, and
  * interleaves (interrupts) long messages so that one big message does not hold back the small
  * ones queued behind it. What is a "message" for the caller is one complete reassembled body.
@@ -44,6 +45,8 @@ typedef struct {
   guint max_connections;       /* accepted + opened connections; default 20000 */
   char **accept_types;         /* types we accept in SEND (415 otherwise); NULL = any.
                                   "type/ *" and "*" wildcards as in RFC 4975 a=accept-types */
+  char **accept_wrapped_types; /* types we accept inside a message/cpim SEND (415 otherwise,
+                                  judged on the first chunk); NULL = any. Same wildcards */
   char *relay;                 /* "msrp://host:port;tcp" of an RFC 4976 relay; NULL = none */
   guint transaction_timeout_ms;/* no response to a SEND after this: failed, 408; default 30000 */
   guint connect_timeout_ms;    /* active: TCP connect; passive: wait for the peer's first frame;
@@ -96,6 +99,7 @@ typedef struct {
   guint64 rx_malformed;        /* frames refused 400 or connections dropped for bad framing */
   guint64 rx_too_large;        /* 413 sent */
   guint64 rx_unknown_session;  /* 481 sent */
+  guint64 rx_refused_type;     /* 415 sent: outer type, or the type wrapped in CPIM */
   guint64 tx_failed;           /* messages reported >= 300 */
   guint64 relay_auths;         /* successful AUTHs */
 } PrlMsrpStats;

@@ -556,6 +556,10 @@ load_chat (Loader *l, PrlConfig *c)
   g_strfreev (ch->msrp.accept_types);
   ch->msrp.accept_types
       = g_strsplit ("message/cpim text/plain application/im-iscomposing+xml", " ", -1);
+  /* inside CPIM the core delivers text and isComposing only (chat.md §4, §5): a CPIM SEND
+   * wrapping anything else gets 415 too, so its sender learns it was not delivered */
+  g_strfreev (ch->msrp.accept_wrapped_types);
+  ch->msrp.accept_wrapped_types = g_strsplit ("text/plain application/im-iscomposing+xml", " ", -1);
   k->chat_enabled = ch->enabled;
   k->chat_idle_timeout_s = get_uint (l, "chat", "idle_timeout_s");
   k->chat_queue_max = get_uint (l, "chat", "queue_max");

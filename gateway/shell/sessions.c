@@ -154,14 +154,13 @@ token_put (PrlSessions *self, guint64 msrp, const char *message_id, guint64 toke
 static char *
 our_sdp (PrlSessions *self, guint64 msrp, const char *setup)
 {
-  static char *wrapped[] = { "text/plain", PRL_ISCOMPOSING_TYPE, NULL };
   PrlSdpMsrp d = { 0 };
   d.host = (char *)prl_msrp_stack_host (self->msrp);
   d.port = prl_msrp_stack_port (self->msrp);
   d.path = (char *)prl_msrp_session_path (self->msrp, msrp);
   /* what the stack takes (415 otherwise); message/cpim first: RFC 4975 §13 */
   d.accept_types = self->config->msrp.accept_types;
-  d.accept_wrapped_types = wrapped;
+  d.accept_wrapped_types = self->config->msrp.accept_wrapped_types;
   d.setup = (char *)setup;
   d.max_size = self->config->max_size;
   return prl_sdp_msrp_build (&d, ++self->sdp_version);

@@ -2,9 +2,9 @@
  *
  * A is active, B passive (as after an SDP exchange where A offered). Covers: messages of
  * 1 byte, 2 KiB, 100 KiB (chunked) and non-ASCII text with success REPORTs; interleaving
- * of a short message behind a long one; 413, 415 and 481 answers; a transaction timeout
- * (408) against a peer that never answers; connection loss (on_closed, 503); the bodiless
- * first SEND; and 100 concurrent sessions.
+ * of a short message behind a long one; 413, 415 (also for a CPIM-wrapped type) and 481
+ * answers; a transaction timeout (408) against a peer that never answers; connection loss
+ * (on_closed, 503); the bodiless first SEND; and 100 concurrent sessions.
  */
 #include <string.h>
 
@@ -108,7 +108,8 @@ static const PrlMsrpCallbacks callbacks = {
 };
 
 static PrlMsrpStack *
-stack_new (Peer *peer, gsize max_message, const char *accept, guint txn_timeout_ms)
+stack_new_full (Peer *peer, gsize max_message, const char *accept, const char *wrapped,
+                guint txn_timeout_ms)
 {
   g_auto (PrlMsrpConfig) c;
   prl_msrp_config_init (&c);
@@ -116,6 +117,8 @@ stack_new (Peer *peer, gsize max_message, const char *accept, guint txn_timeout_
     c.max_message_size = max_message;
   if (accept != NULL)
     c.accept_types = g_strsplit (accept, " ", -1);
+  if (wrapped != NULL)
+    c.accept_wrapped_types = g_strsplit (wrapped, " ", -1);
   if (txn_timeout_ms != 0)
     c.transaction_timeout_ms = txn_timeout_ms;
   g_autoptr (GError) error = NULL;
@@ -125,6 +128,12 @@ stack_new (Peer *peer, gsize max_message, const char *accept, guint txn_timeout_
   g_assert_cmpuint (prl_msrp_stack_port (s), >, 0);
   g_assert_true (prl_msrp_stack_ready (s));
   return s;
+}
+
+static PrlMsrpStack *
+stack_new (Peer *peer, gsize max_message, const char *accept, guint txn_timeout_ms)
+{
+  return stack_new_full (peer, max_message, accept, NULL, txn_timeout_ms);
 }
 
 static gboolean
@@ -330,6 +339,73 @@ test_refusals (void)
   peer_clear (&pb);
 }
 
+/* A CPIM body around @type and @body, its CPIM headers padded with a Subject of @pad bytes
+ * (so that they need not fit in the first chunk). (transfer full) */
+static char *
+cpim (const char *type, const char *body, gsize pad)
+{
+  g_autofree char *subject = g_strnfill (pad, 's');
+  return g_strdup_printf ("From: <sip:a@example.com>\r\nTo: <sip:b@example.net>\r\n"
+                          "Subject: %s\r\n\r\nContent-Type: %s\r\n\r\n%s",
+                          subject, type, body);
+}
+
+/* 415 for a CPIM-wrapped type outside accept_wrapped_types: the sender's message fails,
+ * nothing reaches on_message. Judged on the first chunk when the entity's headers are in it
+ * (the later chunks of a long one go nowhere), else on the complete message. */
+static void
+test_wrapped_refused (void)
+{
+  Peer pa, pb;
+  peer_init (&pa);
+  peer_init (&pb);
+  PrlMsrpStack *a = stack_new (&pa, 0, NULL, 0);
+  PrlMsrpStack *b = stack_new_full (&pb, 0, "message/cpim text/plain",
+                                    "text/plain application/im-iscomposing+xml", 0);
+  guint64 sa, sb;
+  pair (a, b, &sa, &sb);
+  g_autofree char *big = g_strnfill (6000, 'x');
+  struct {
+    char *body;
+    guint want;
+  } cases[] = {
+    { cpim ("image/png", "\x89PNG", 0), 415 },             /* one chunk */
+    { cpim ("text/plain;charset=UTF-8", "hi", 0), 200 },    /* delivered */
+    { cpim ("image/png", big, 0), 415 },                    /* first of 3 chunks */
+    { cpim ("image/png", "late", 3000), 415 },              /* headers past chunk 1 */
+    { cpim ("Text/Plain", "long headers", 3000), 200 },     /* delivered */
+    { g_strdup ("no cpim headers at all"), 415 },           /* never a blank line */
+    { g_strdup ("From: <sip:a@b>\r\n\r\nContent-ID: <1>\r\n\r\nx"), 415 }, /* no type */
+  };
+  char *ids[G_N_ELEMENTS (cases)];
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    ids[i] = prl_msrp_session_send (a, sa, "message/cpim", cases[i].body,
+                                    strlen (cases[i].body), FALSE, NULL);
+  wait_for (&pa.reports->len, G_N_ELEMENTS (cases));
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_test_message ("case %u", i);
+    g_assert_cmpuint (report_status (&pa, ids[i]), ==, cases[i].want);
+  }
+  g_assert_cmpuint (pb.messages->len, ==, 2);
+  g_assert_cmpuint (prl_msrp_stack_stats (b)->rx_refused_type, ==, 5);
+  g_assert_cmpuint (prl_msrp_stack_stats (b)->rx_messages, ==, 2);
+  /* a bare image/png is still refused by accept_types, and text/plain still taken */
+  g_autofree char *bare = prl_msrp_session_send (a, sa, "image/png", "x", 1, FALSE, NULL);
+  g_autofree char *text = prl_msrp_session_send (a, sa, "text/plain", "x", 1, FALSE, NULL);
+  wait_for (&pa.reports->len, G_N_ELEMENTS (cases) + 2);
+  g_assert_cmpuint (report_status (&pa, bare), ==, 415);
+  g_assert_cmpuint (report_status (&pa, text), ==, 200);
+  g_assert_cmpuint (pb.messages->len, ==, 3);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_free (cases[i].body);
+    g_free (ids[i]);
+  }
+  prl_msrp_stack_free (a);
+  prl_msrp_stack_free (b);
+  peer_clear (&pa);
+  peer_clear (&pb);
+}
+
 static gboolean
 on_silent_incoming (GSocketService *service, GSocketConnection *c, GObject *src, gpointer data)
 {
@@ -411,6 +487,7 @@ main (int argc, char **argv)
   g_test_add_func ("/sip/msrp/stack/exchange", test_exchange);
   g_test_add_func ("/sip/msrp/stack/interleave", test_interleave);
   g_test_add_func ("/sip/msrp/stack/refusals", test_refusals);
+  g_test_add_func ("/sip/msrp/stack/wrapped-refused", test_wrapped_refused);
   g_test_add_func ("/sip/msrp/stack/timeout", test_timeout);
   g_test_add_func ("/sip/msrp/stack/many-sessions", test_many_sessions);
   return g_test_run ();

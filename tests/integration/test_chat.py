@@ -212,6 +212,25 @@ def hostile(st, jul, bob):
     sess.send_frames([odd])
     r = sess.wait_response(odd.tid, 10)
     c.check(r is not None and r.status == 415, "a SEND of image/png -> 415", r and r.status)
+    # the same inside message/cpim (an offered outer type): 415 too, judged on the first
+    # chunk, so the sender learns it was not delivered (chat.md §4); juliet gets nothing
+    jul.messages.clear()
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 20
+    r = sess.send_cpim(png, "image/png")
+    c.check(r.statuses == [415], "a CPIM SEND wrapping image/png -> 415", r.statuses)
+    r = sess.send_cpim(png, "image/png", chunk_size=2048)
+    c.check(len(r.statuses) == 3 and r.statuses[0] == 415,
+            "... chunked: its first chunk -> 415", r.statuses)
+    r = sess.send_cpim(png, "image/png", failure_report="partial", wait=False)
+    resp = sess.wait_response(r.frames[0].tid, 10)
+    c.check(resp is not None and resp.status == 415,
+            "... Failure-Report: partial still gets the 415", resp and resp.status)
+    r = sess.send_cpim("after the png")
+    c.check(r.statuses == [200] and jul.wait_message(lambda m: m["body"] == "after the png", 10)
+            is not None, "CPIM text on the same session still delivered", r.statuses)
+    c.check(not [m for m in jul.messages if m["body"] is not None and m["body"] != "after the png"],
+            "nothing of the refused CPIM SENDs reached juliet",
+            [m["body"] for m in jul.messages])
     # a frame with a broken end-line: the connection may go, parleyd must not
     sess.send_raw(b"MSRP abcd1234 SEND\r\nTo-Path: " + sess.to_path[-1].encode() +
                   b"\r\nFrom-Path: " + sess.local_uri.encode() +
