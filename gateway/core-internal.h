@@ -106,6 +106,8 @@ void prl_core_i_on_xmpp_error (PrlCore *self, const PrlXmppMessage *m, gint64 no
 void prl_core_i_on_link (PrlCore *self, gboolean up, GPtrArray *out);
 
 /* core-offline.c: known-offline parking (mapping-docs/offline.md §4e) */
+PrlStoredMessage *prl_core_i_stored_from_out (const OutMsg *msg, const char *owner,
+                                              const char *text, gsize len);
 gboolean prl_core_i_park_known_offline (PrlCore *self, OutMsg *msg, const char *owner,
                                         gint64 now_us, GPtrArray *out);
 void prl_core_i_park_behind (PrlCore *self, const OutMsg *failed, gint64 now_us, GPtrArray *out);

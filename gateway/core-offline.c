@@ -12,9 +12,10 @@
 
 /* -------------------------------------------------- known offline (mapping-docs/offline.md §4e) */
 
-/* What a queued XMPP->SIP message that was never sent is parked as (cf. park_failed). */
-static PrlStoredMessage *
-stored_from_out (const OutMsg *msg, const char *owner)
+/* The record @msg is parked as, with @text (@len bytes) as its body: what is left of it after
+ * a failed part (park_failed), or the whole of it when it was never sent. */
+PrlStoredMessage *
+prl_core_i_stored_from_out (const OutMsg *msg, const char *owner, const char *text, gsize len)
 {
   PrlStoredMessage *s = prl_stored_message_new ();
   s->owner = g_strdup (owner);
@@ -23,9 +24,6 @@ stored_from_out (const OutMsg *msg, const char *owner)
   s->from = g_strdup (msg->tmpl->from);
   s->kind = g_strdup ("page");
   s->content_type = g_strdup (PRL_MESSAGE_MAP_CONTENT_TYPE);
-  /* a CPIM wrap (receipts.md §4) is parked as the text it wraps, as in park_failed */
-  const char *text = msg->plain != NULL ? msg->plain : msg->body;
-  gsize len = msg->plain != NULL ? strlen (msg->plain) : msg->len;
   s->body = g_strndup (text, len);
   s->body_len = len;
   s->lang = g_strdup (msg->tmpl->content_language);
@@ -35,6 +33,16 @@ stored_from_out (const OutMsg *msg, const char *owner)
   s->original_id = g_strdup (msg->id);
   s->received_us = msg->received_us;
   return s;
+}
+
+/* What a queued XMPP->SIP message that was never sent is parked as: a CPIM wrap (receipts.md
+ * §4) as the text it wraps, as in park_failed. */
+static PrlStoredMessage *
+stored_from_out (const OutMsg *msg, const char *owner)
+{
+  if (msg->plain != NULL)
+    return prl_core_i_stored_from_out (msg, owner, msg->plain, strlen (msg->plain));
+  return prl_core_i_stored_from_out (msg, owner, msg->body, msg->len);
 }
 
 /* Parks @msg (transfer full) without sending it; if the park fails it is sent after all

@@ -707,21 +707,7 @@ park_failed (PrlCore *self, OutMsg *msg, guint status, const PrlXmppError *err, 
     msg->len = strlen (msg->body);
     from = 0;
   }
-  PrlStoredMessage *s = prl_stored_message_new ();
-  s->owner = g_steal_pointer (&owner);
-  s->to = g_strdup (msg->dest);
-  s->original_to = g_strdup (msg->to_jid);
-  s->from = g_strdup (msg->tmpl->from);
-  s->kind = g_strdup ("page");
-  s->content_type = g_strdup (PRL_MESSAGE_MAP_CONTENT_TYPE);
-  s->body = g_strndup (msg->body + from, msg->len - from);
-  s->body_len = msg->len - from;
-  s->lang = g_strdup (msg->tmpl->content_language);
-  s->subject = g_strdup (msg->tmpl->subject);
-  s->thread = g_strdup (msg->thread);
-  s->origin = g_strdup ("xmpp");
-  s->original_id = g_strdup (msg->id);
-  s->received_us = msg->received_us;
+  PrlStoredMessage *s = prl_core_i_stored_from_out (msg, owner, msg->body + from, msg->len - from);
   PrlOfflineParkCtx *ctx = g_new0 (PrlOfflineParkCtx, 1);
   ctx->kind = PRL_OFFLINE_PARK_XMPP;
   ctx->orig_from = g_strdup (msg->from_jid);

@@ -11,7 +11,8 @@
  * NUTAG_WITH_SAVED and destroys the handle, which we own.
  *
  * Dedupe: sofia keeps an answered UDP server transaction for Timer J (64*T1 = 32 s, ~10 KB
- * each, ~12 KB with INVITE sessions on: MSG_PRELOAD_BYTES); we shorten that with NTATAG_SIP_T1X64 (LIBRARIES.md trap 3), so a retransmission
+ * each, ~12 KB with INVITE sessions on: MSG_PRELOAD_BYTES); we shorten that with
+ * NTATAG_SIP_T1X64 (LIBRARIES.md trap 3), so a retransmission
  * arriving after the transaction is gone reaches us as a new request. A bounded FIFO of
  * Call-ID + CSeq + From-tag keys remembers the final status sent: a late duplicate gets the
  * same status again; one arriving while the original is still unanswered is parked on the
